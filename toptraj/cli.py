@@ -1,0 +1,94 @@
+"""The `toptraj` command line.
+
+    toptraj demo [--out DIR] [--quick]          the main job (predict exponents from early training)
+    toptraj analyze FILE.csv|FOLDER [--out DIR] a user's own loss curves
+    toptraj generate NAME [model args] --out DIR  write generated trajectories to the store
+
+Bad input gives exit status 2 and one line on stderr (never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _generator_module(name: str):
+    return importlib.import_module(f"generators.{name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from generators import GENERATORS
+
+    parser = _Parser(prog="toptraj", description="Topological analysis of training trajectories.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = sub.add_parser("demo", help="predict the time exponent from early training (main job)")
+    demo.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
+    demo.add_argument("--quick", action="store_true", help="small grid, runs in seconds")
+    demo.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
+    demo.add_argument("--fraction", type=float, default=0.2, help="fraction of training observed (default 0.2)")
+
+    analyze = sub.add_parser("analyze", help="analyse your own loss curve(s) from CSV")
+    analyze.add_argument("path", help="CSV file (columns step, loss[, test_loss][, run]) or folder of CSVs")
+    analyze.add_argument("--out", default=None, help="folder for the plot and summary JSON")
+
+    gen = sub.add_parser("generate", help="generate trajectories into a store folder")
+    gsub = gen.add_subparsers(dest="generator", required=True, parser_class=_Parser)
+    for name in GENERATORS:
+        if importlib.util.find_spec(f"generators.{name}") is None:
+            continue  # generator not written yet in this installation
+        module = _generator_module(name)
+        p = gsub.add_parser(name, help=(module.__doc__ or name).strip().splitlines()[0])
+        module.add_cli_arguments(p)
+        p.add_argument("--out", required=True, help="store folder to write into")
+    return parser
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from toptraj.io import save_set
+
+    module = _generator_module(args.generator)
+    trajectories = module.run_cli(args)
+    out = Path(args.out)
+    paths = save_set(trajectories, out, prefix=args.generator)
+    print(f"wrote {len(paths)} trajectories to {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "generate":
+            return _cmd_generate(args)
+        if args.command == "demo":
+            from toptraj.demo import run_demo
+
+            return run_demo(out=args.out, quick=args.quick, seed=args.seed, fraction=args.fraction)
+        if args.command == "analyze":
+            from toptraj.analyze import run_analyze
+
+            return run_analyze(args.path, out=args.out)
+    except ValueError as exc:  # includes InputError, StoreError: the user's input broke a rule
+        print(f"toptraj {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    parser.error(f"unknown command {args.command!r}")
+    return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
