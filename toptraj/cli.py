@@ -3,6 +3,7 @@
     toptraj demo [--out DIR] [--quick]          the main job (predict exponents from early training)
     toptraj analyze FILE.csv|FOLDER [--out DIR] a user's own loss curves
     toptraj generate NAME [model args] --out DIR  write generated trajectories to the store
+    toptraj sweep CONFIG.toml [--out STORE] ...    a resumable grid of runs (see toptraj.sweeps)
 
 Bad input gives exit status 2 and one line on stderr (never a traceback).
 """
@@ -30,7 +31,14 @@ def _generator_module(name: str):
     return importlib.import_module(f"generators.{name}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _requested_generator(argv: list[str] | None) -> str | None:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) >= 2 and args[0] == "generate":
+        return args[1]
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     from generators import GENERATORS
 
     parser = _Parser(prog="toptraj", description="Topological analysis of training trajectories.")
@@ -41,20 +49,31 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quick", action="store_true", help="small grid, runs in seconds")
     demo.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
     demo.add_argument("--fraction", type=float, default=0.2, help="fraction of training observed (default 0.2)")
+    demo.add_argument("--scale", choices=("linear", "log"), default="linear",
+                      help="axis on which the fraction is counted (default linear steps)")
 
     analyze = sub.add_parser("analyze", help="analyse your own loss curve(s) from CSV")
     analyze.add_argument("path", help="CSV file (columns step, loss[, test_loss][, run]) or folder of CSVs")
     analyze.add_argument("--out", default=None, help="folder for the plot and summary JSON")
 
+    if importlib.util.find_spec("toptraj.sweeps") is not None:
+        from toptraj import sweeps
+
+        sweep = sub.add_parser("sweep", help="run a grid of generator runs into a resumable store")
+        sweeps.add_cli_arguments(sweep)
+
     gen = sub.add_parser("generate", help="generate trajectories into a store folder")
     gsub = gen.add_subparsers(dest="generator", required=True, parser_class=_Parser)
+    # Only the requested generator's module is imported (its arguments are needed); the others
+    # are listed by name, so one generator's heavy or broken import never affects another command.
+    requested = _requested_generator(argv)
     for name in GENERATORS:
         if importlib.util.find_spec(f"generators.{name}") is None:
-            continue  # generator not written yet in this installation
-        module = _generator_module(name)
-        p = gsub.add_parser(name, help=(module.__doc__ or name).strip().splitlines()[0])
-        module.add_cli_arguments(p)
-        p.add_argument("--out", required=True, help="store folder to write into")
+            continue  # generator not present in this installation
+        p = gsub.add_parser(name, help=f"{name} model (toptraj generate {name} --help)")
+        if name == requested:
+            _generator_module(name).add_cli_arguments(p)
+            p.add_argument("--out", required=True, help="store folder to write into")
     return parser
 
 
@@ -70,15 +89,19 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         if args.command == "generate":
             return _cmd_generate(args)
+        if args.command == "sweep":
+            from toptraj import sweeps
+
+            return sweeps.run_cli(args)
         if args.command == "demo":
             from toptraj.demo import run_demo
 
-            return run_demo(out=args.out, quick=args.quick, seed=args.seed, fraction=args.fraction)
+            return run_demo(out=args.out, quick=args.quick, seed=args.seed, fraction=args.fraction, scale=args.scale)
         if args.command == "analyze":
             from toptraj.analyze import run_analyze
 

@@ -1,0 +1,97 @@
+"""Command line: generate, analyze (good and bad input), demo --quick."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from toptraj.cli import main
+from toptraj.io import load_set
+
+
+def test_generate_modesum_writes_store(tmp_path):
+    assert main(["generate", "modesum", "--a", "1.5", "--b", "1.25", "--times", "1:100:5", "--noise", "0.1",
+                 "--seeds", "0:3", "--out", str(tmp_path)]) == 0
+    runs = load_set(tmp_path)
+    assert len(runs) == 3 and [r.seed for r in runs] == [0, 1, 2]
+    assert runs[0].n_steps == 5 and runs[0].labels["time_exponent"] == pytest.approx(0.4)
+
+
+def write_csv(path, rows, header="step,loss,test_loss"):
+    path.write_text(header + "\n" + "\n".join(",".join(str(x) for x in r) for r in rows) + "\n")
+    return path
+
+
+def power_law_rows(r=0.6, n=60):
+    steps = np.unique(np.geomspace(1, 5000, n).astype(int))
+    train = 0.1 + 3.0 * steps**-r
+    test = train * (1 + 0.3 * (steps > 1000))  # gap opens after step 1000
+    return [(s, a, b) for s, a, b in zip(steps, train, test)]
+
+
+def test_analyze_recovers_exponent_and_onset(tmp_path, capsys):
+    f = write_csv(tmp_path / "run.csv", power_law_rows())
+    assert main(["analyze", str(f), "--out", str(tmp_path / "o")]) == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    run = summary["runs"][0]
+    assert run["time_exponent"] == pytest.approx(0.6, abs=0.02)
+    assert run["offset_L0"] == pytest.approx(0.1, rel=0.05)
+    assert 1000 < run["overfitting_onset_step"] < 1300
+    assert (tmp_path / "o" / "loss.png").stat().st_size > 1000
+    assert "time exponent" in capsys.readouterr().out
+
+
+def test_analyze_folder(tmp_path):
+    write_csv(tmp_path / "a.csv", power_law_rows(0.5))
+    write_csv(tmp_path / "b.csv", power_law_rows(0.8))
+    assert main(["analyze", str(tmp_path)]) == 0
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "file not found"),
+    ("", "empty"),
+    ("step,loss\n", "header only"),
+    ("step,los\n1,2\n", "missing column"),
+    ("step,loss\n1,x\n2,1\n", "row 2, column 'loss'"),
+    ("step,loss\n1,nan\n2,1\n", "not finite"),
+    ("step,loss\n3,1\n2,1\n", "strictly increasing"),
+    ("step,loss\n-3,1\n2,1\n", "negative"),
+    ("step,loss\n1,1\n", "single data row"),
+])
+def test_analyze_bad_input_exit_2_one_line(tmp_path, capsys, content, message):
+    f = tmp_path / "bad.csv"
+    if content is not None:
+        f.write_text(content)
+    assert main(["analyze", str(f)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and "bad.csv" in err
+
+
+def test_bad_arguments_exit_2_without_traceback(tmp_path):
+    cases = [
+        ["generate", "modesum", "--a", "0.5", "--b", "1", "--out", str(tmp_path)],
+        ["generate", "modesum", "--a", "2", "--b", "1", "--times", "1:abc", "--out", str(tmp_path)],
+        ["generate", "nosuchmodel", "--out", str(tmp_path)],
+        ["demo", "--fraction", "1.5"],
+    ]
+    for argv in cases:
+        out = subprocess.run([sys.executable, "-m", "toptraj.cli", *argv], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2, (argv, out.stderr)
+        assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_demo_quick(tmp_path, capsys):
+    assert main(["demo", "--quick", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert {"topology", "baseline", "combined", "null_topology", "mean"} <= set(report["results"])
+    assert report["provenance"]["versions"]["numpy"]
+    for name in ("loss_curves.png", "diagrams.png", "predicted_vs_true.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+    out = capsys.readouterr().out
+    assert "MAE" in out and "combined" in out
+    # Same seed, same numbers.
+    main(["demo", "--quick", "--out", str(tmp_path / "again")])
+    again = json.loads((tmp_path / "again" / "report.json").read_text())
+    assert again["results"] == report["results"]

@@ -1,0 +1,124 @@
+"""`toptraj analyze`: a user's own loss curves (CSV: step, loss[, test_loss][, run]).
+
+For each run: the fitted time exponent r of L ~ L0 + A t^-r with its standard error, the late
+log-log slope with its standard error, a topological summary of the curve (persistence of the
+log-log path and of its local slope), and, when a test loss is present, the overfitting onset
+(first step where (test - train) / test reaches 0.1, the definition of ../shared/specs/dmft.md
+section 6). Prints a table; with ``--out`` also writes summary.json and a plot.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from toptraj import provenance
+from toptraj.baselines import fit_offset_power_law, loglog_slope
+from toptraj.io import atomic_write_text, read_loss_logs
+from toptraj.trajectory import Trajectory
+
+GAP_THRESHOLD = 0.1
+
+
+def overfitting_onset(steps, train_loss, test_loss, threshold: float = GAP_THRESHOLD) -> float:
+    """First step where (test - train) / test >= threshold, log-linearly interpolated; NaN if never."""
+    steps, train_loss, test_loss = map(np.asarray, (steps, train_loss, test_loss))
+    gap = (test_loss - train_loss) / test_loss
+    above = np.nonzero(gap >= threshold)[0]
+    if len(above) == 0:
+        return math.nan
+    i = int(above[0])
+    if i == 0:
+        return float(steps[0])
+    g0, g1 = gap[i - 1], gap[i]
+    s0, s1 = steps[i - 1], steps[i]
+    w = (threshold - g0) / (g1 - g0)
+    if s0 > 0:
+        return float(math.exp(math.log(s0) + w * (math.log(s1) - math.log(s0))))
+    return float(s0 + w * (s1 - s0))
+
+
+def topological_summary(traj: Trajectory, channel: str = "loss") -> dict:
+    """Counts and entropies of the curve's Rips and slope lower-star diagrams."""
+    from toptraj.embeddings import DelayEmbedder, LogTimeResampler
+    from toptraj.features import lifetime_stats, persistence_entropy
+    from toptraj.persistence import LowerStar, VietorisRips
+
+    pos = traj.times > 0
+    t = traj.window(traj.times[pos][0], traj.times[-1]) if pos.sum() < len(pos) else traj
+    n_points = int(min(64, max(8, t.n_steps)))
+    curve = LogTimeResampler(channel=channel, n_points=n_points, representation="both").fit([t]).transform([t])
+    rips = VietorisRips(maxdim=1).fit_transform(DelayEmbedder(dim=1).fit_transform(curve))[0]
+    slope = LogTimeResampler(channel=channel, n_points=n_points, representation="slope").fit([t]).transform([t])
+    star = LowerStar(column=-1).fit_transform(slope)[0]
+    out = {}
+    for name, d in (("curve_rips", rips), ("slope_lower_star", star)):
+        for q in d.dims:
+            stats = lifetime_stats(d, q)
+            out[f"{name}_H{q}_bars"] = int(stats["count"])
+            out[f"{name}_H{q}_total_persistence"] = float(stats["total"])
+            out[f"{name}_H{q}_entropy"] = float(persistence_entropy(d, q))
+    out["steepest_slope"] = float(star.essential(0)[0]) if len(star.essential(0)) else math.nan
+    return out
+
+
+def analyze_run(traj: Trajectory) -> dict:
+    """Summary dict of one run (see module docstring)."""
+    t, y = traj.times, traj.channel("loss")
+    fit = fit_offset_power_law(t, y)
+    late = loglog_slope(t, y, last=1 / 3)
+    res = {
+        "run": traj.source,
+        "n_points": traj.n_steps,
+        "steps": [float(t[0]), float(t[-1])],
+        "time_exponent": fit.r,
+        "time_exponent_stderr": fit.r_stderr,
+        "offset_L0": fit.L0,
+        "fit_rmse_log": fit.rmse_log,
+        "late_loglog_slope": late.slope,
+        "late_loglog_slope_stderr": late.stderr,
+        "topology": topological_summary(traj),
+    }
+    if traj.has_channel("test_loss"):
+        res["overfitting_onset_step"] = overfitting_onset(t, y, traj.channel("test_loss"))
+    return res
+
+
+def run_analyze(path: str | Path, out: str | Path | None = None) -> int:
+    """Analyse a CSV file or folder; print a table; write summary.json and loss.png into ``out``."""
+    runs = read_loss_logs(path)
+    results = [analyze_run(t) for t in runs]
+    print(f"{'run':<32} {'r = time exponent':>20} {'late slope':>16} {'overfit onset':>14}")
+    for r in results:
+        onset = r.get("overfitting_onset_step", math.nan)
+        print(
+            f"{r['run'][-32:]:<32} {r['time_exponent']:>10.4f} +- {r['time_exponent_stderr']:<7.4f}"
+            f" {r['late_loglog_slope']:>8.4f} +- {r['late_loglog_slope_stderr']:<6.3f}"
+            f" {onset:>12.4g}"
+        )
+        topo = r["topology"]
+        print(
+            f"{'':<32} topology: slope lower-star H0 bars {topo['slope_lower_star_H0_bars']},"
+            f" curve Rips H1 bars {topo['curve_rips_H1_bars']}, steepest slope {topo['steepest_slope']:.3f}"
+        )
+    if out is not None:
+        from toptraj import plotting
+
+        out = Path(out)
+        summary = {"input": str(path), "runs": results, "provenance": provenance.collect()}
+        atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, default=str))
+        fig, (ax,) = plotting.new_axes()
+        for t in runs:
+            for ch in ("loss", "test_loss"):
+                if t.has_channel(ch):
+                    keep = t.times > 0
+                    ax.loglog(t.times[keep], t.channel(ch)[keep], label=f"{t.source} {ch}")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.legend(fontsize=7)
+        plotting.save_figure(fig, out / "loss.png")
+        print(f"wrote {out / 'summary.json'} and {out / 'loss.png'}")
+    return 0

@@ -1,0 +1,194 @@
+"""Plain baselines every topological predictor is reported beside.
+
+- ``loglog_slope``: least-squares slope of log L against log t over the observed part of the curve
+  (or its last portion), with its standard error. ``-slope`` estimates the time exponent.
+- ``fit_offset_power_law``: least-squares fit of ``L(t) = L0 + A t^-r`` (in log space, so every
+  decade counts alike), with a standard error for ``r`` from the Jacobian.
+- ``final_weight_norm``: the l2 norm of the final iterate's weights (Tan et al. 2024 showed it
+  correlates with generalisation better than PH dimension), from a weight-path channel group.
+
+:class:`BaselineFeatures` wraps them as a scikit-learn step (list of Trajectory -> features).
+All features are invariant to an unknown loss amplitude and time scale (a real run's
+normalisation and learning rate), so they cannot read the answer off a convention.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from toptraj._validation import check_finite_array, check_fraction, check_increasing
+from toptraj.trajectory import Trajectory
+
+
+def _positive_curve(times, loss) -> tuple[np.ndarray, np.ndarray]:
+    t = check_increasing("times", times)
+    y = check_finite_array("loss", loss, ndim=1)
+    if y.shape != t.shape:
+        raise ValueError(f"loss has shape {y.shape}, times has {t.shape}; they must match")
+    keep = (t > 0) & (y > 0)
+    if keep.sum() < 2:
+        raise ValueError("need at least 2 points with time > 0 and loss > 0 for a log-log fit")
+    return t[keep], y[keep]
+
+
+@dataclass(frozen=True)
+class SlopeFit:
+    """Result of a log-log line fit: log L = intercept + slope log t."""
+
+    slope: float
+    stderr: float
+    intercept: float
+    n_points: int
+
+
+def loglog_slope(times, loss, last: float = 1.0) -> SlopeFit:
+    """Slope of log L vs log t over the last ``last`` fraction (in log t) of the curve.
+
+    Parameters
+    ----------
+    times, loss : arrays, shape (n,)
+        Points with t <= 0 or L <= 0 are ignored (logs undefined).
+    last : float in (0, 1]
+        Fraction of the log-time range, counted from the end, used for the fit.
+    """
+    last = check_fraction("last", last)
+    t, y = _positive_curve(times, loss)
+    u, v = np.log(t), np.log(y)
+    keep = u >= u[-1] - last * (u[-1] - u[0])
+    if keep.sum() < 2:
+        keep[-2:] = True
+    u, v = u[keep], v[keep]
+    n = len(u)
+    slope, intercept = np.polyfit(u, v, 1)
+    if n > 2:
+        resid = v - (intercept + slope * u)
+        stderr = math.sqrt(resid @ resid / (n - 2) / np.sum((u - u.mean()) ** 2))
+    else:
+        stderr = math.nan
+    return SlopeFit(float(slope), float(stderr), float(intercept), n)
+
+
+@dataclass(frozen=True)
+class PowerLawFit:
+    """Result of ``L(t) = L0 + A t^-r`` (least squares on log L)."""
+
+    L0: float
+    A: float
+    r: float
+    r_stderr: float
+    rmse_log: float
+    success: bool
+
+
+def fit_offset_power_law(times, loss, r_max: float = 5.0) -> PowerLawFit:
+    """Fit ``L0 + A t^-r`` with L0 >= 0, A > 0, 0 < r <= r_max, minimising the error in log L.
+
+    Several starting exponents are tried (the problem is not convex); the best is kept. The
+    standard error of r comes from the Gauss-Newton covariance at the optimum (NaN if singular).
+    """
+    t, y = _positive_curve(times, loss)
+    logy = np.log(y)
+    tscale = t[0]
+    tt = t / tscale  # A is defined relative to t[0] internally: better conditioning
+
+    def resid(p):
+        L0, logA, r = p
+        return np.log(L0 + np.exp(logA) * tt ** (-r)) - logy
+
+    best = None
+    for r0 in (0.1, 0.5, 1.5):
+        for frac in (0.0, 0.5):
+            p0 = [frac * y.min(), math.log(max(y[0] - frac * y.min(), 1e-300)), r0]
+            try:
+                sol = optimize.least_squares(
+                    resid, p0, bounds=([0.0, -np.inf, 1e-6], [np.inf, np.inf, r_max]), method="trf"
+                )
+            except ValueError:
+                continue
+            if best is None or sol.cost < best.cost:
+                best = sol
+    if best is None:  # pragma: no cover - least_squares always returns for finite input
+        return PowerLawFit(math.nan, math.nan, math.nan, math.nan, math.nan, False)
+    L0, logA, r = best.x
+    n, k = len(t), 3
+    rmse = math.sqrt(2 * best.cost / n)
+    try:
+        jtj = best.jac.T @ best.jac
+        cov = np.linalg.inv(jtj) * (2 * best.cost / max(n - k, 1))
+        r_err = float(math.sqrt(cov[2, 2])) if cov[2, 2] >= 0 else math.nan
+    except np.linalg.LinAlgError:
+        r_err = math.nan
+    A = math.exp(logA) * tscale**r
+    return PowerLawFit(float(L0), float(A), float(r), r_err, rmse, bool(best.success))
+
+
+def final_weight_norm(traj: Trajectory, prefix: str = "proj_") -> float:
+    """l2 norm of the last row of the channels starting with ``prefix`` (a weight path or sketch)."""
+    cols = traj.channels_with_prefix(prefix)
+    if not cols:
+        raise ValueError(f"trajectory has no channels starting with {prefix!r}; channels are {list(traj.channels)[:8]}...")
+    return float(np.linalg.norm(traj.select(cols).values[-1]))
+
+
+#: Names of the features :class:`BaselineFeatures` can produce.
+BASELINE_FEATURES = ("loglog_slope", "loglog_slope_late", "power_law_r", "offset_fraction", "curvature", "weight_norm")
+
+
+class BaselineFeatures(TransformerMixin, BaseEstimator):
+    """Baseline features of the observed curve: list of n Trajectory -> array (n, n_features).
+
+    Features (all invariant to amplitude and time-scale factors):
+    ``loglog_slope`` (whole observed window), ``loglog_slope_late`` (last third in log t),
+    ``power_law_r`` (exponent of the L0 + A t^-r fit), ``offset_fraction`` (L0 / L_last of that
+    fit), ``curvature`` (late slope minus early slope), ``weight_norm`` (final iterate's norm of
+    ``weight_prefix`` channels; only when requested).
+    """
+
+    def __init__(self, channel: str = "test_loss", features=BASELINE_FEATURES[:5], weight_prefix: str = "proj_"):
+        self.channel = channel
+        self.features = features
+        self.weight_prefix = weight_prefix
+
+    def fit(self, X, y=None):
+        unknown = [f for f in self.features if f not in BASELINE_FEATURES]
+        if unknown:
+            raise ValueError(f"features: unknown {unknown}; allowed {list(BASELINE_FEATURES)}")
+        if len(self.features) == 0:
+            raise ValueError("features must not be empty")
+        self.n_features_out_ = len(self.features)
+        return self
+
+    def _one(self, traj: Trajectory) -> list[float]:
+        t, y = traj.times, traj.channel(self.channel)
+        out = {}
+        need_fit = {"power_law_r", "offset_fraction"} & set(self.features)
+        whole = loglog_slope(t, y)
+        if "loglog_slope" in self.features:
+            out["loglog_slope"] = whole.slope
+        if {"loglog_slope_late", "curvature"} & set(self.features):
+            late = loglog_slope(t, y, last=1 / 3)
+            early = loglog_slope(t[: max(3, len(t) // 3)], y[: max(3, len(t) // 3)])
+            out["loglog_slope_late"] = late.slope
+            out["curvature"] = late.slope - early.slope
+        if need_fit:
+            fit = fit_offset_power_law(t, y)
+            out["power_law_r"] = fit.r
+            out["offset_fraction"] = fit.L0 / y[-1] if y[-1] > 0 else math.nan
+        if "weight_norm" in self.features:
+            out["weight_norm"] = final_weight_norm(traj, self.weight_prefix)
+        return [out[f] for f in self.features]
+
+    def transform(self, X):
+        check_is_fitted(self, "n_features_out_")
+        rows = np.asarray([self._one(t) for t in X], dtype=np.float64).reshape(len(X), len(self.features))
+        # A failed fit (NaN) becomes 0 so that regressors can run; the fit functions report it.
+        return np.nan_to_num(rows, nan=0.0, posinf=0.0, neginf=0.0)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array([f"baseline__{f}" for f in self.features], dtype=object)
