@@ -14,6 +14,7 @@ normalisation and learning rate), so they cannot read the answer off a conventio
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -136,6 +137,9 @@ def final_weight_norm(traj: Trajectory, prefix: str = "proj_") -> float:
     return float(np.linalg.norm(traj.select(cols).values[-1]))
 
 
+_CACHE: dict = {}
+_CACHE_SIZE = 100_000
+
 #: Names of the features :class:`BaselineFeatures` can produce.
 BASELINE_FEATURES = ("loglog_slope", "loglog_slope_late", "power_law_r", "offset_fraction", "curvature", "weight_norm")
 
@@ -184,9 +188,23 @@ class BaselineFeatures(TransformerMixin, BaseEstimator):
             out["weight_norm"] = final_weight_norm(traj, self.weight_prefix)
         return [out[f] for f in self.features]
 
+    def _cached(self, traj: Trajectory) -> list[float]:
+        # The features are a pure function of the curve; cross-validation asks for the same runs
+        # once per fold and method, and the L0 + A t^-r fit dominates the cost, so memoise.
+        h = hashlib.sha1(traj.times.tobytes())
+        h.update(traj.channel(self.channel).tobytes())
+        if "weight_norm" in self.features:
+            h.update(traj.values.tobytes())
+        key = (h.hexdigest(), self.channel, tuple(self.features), self.weight_prefix)
+        if key not in _CACHE:
+            if len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.clear()
+            _CACHE[key] = self._one(traj)
+        return _CACHE[key]
+
     def transform(self, X):
         check_is_fitted(self, "n_features_out_")
-        rows = np.asarray([self._one(t) for t in X], dtype=np.float64).reshape(len(X), len(self.features))
+        rows = np.asarray([self._cached(t) for t in X], dtype=np.float64).reshape(len(X), len(self.features))
         # A failed fit (NaN) becomes 0 so that regressors can run; the fit functions report it.
         return np.nan_to_num(rows, nan=0.0, posinf=0.0, neginf=0.0)
 
