@@ -14,8 +14,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from toptraj import provenance
 from toptraj.baselines import BaselineFeatures
 from toptraj.demo import DemoConfig, _groups_by_exponents, make_dataset

@@ -7,7 +7,8 @@ what is allowed, so that a user never has to read a traceback to find the mistak
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 

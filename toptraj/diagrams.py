@@ -8,8 +8,8 @@ dropping them (as persim's distances do) changes answers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -66,7 +66,7 @@ class Diagram:
         a = self[q]
         return a[~np.isfinite(a[:, 1]), 0]
 
-    def cap(self, value: float) -> "Diagram":
+    def cap(self, value: float) -> Diagram:
         """A copy with infinite deaths replaced by ``value`` (e.g. the filtration's maximum)."""
         capped = []
         for a in self.pairs:

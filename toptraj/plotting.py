@@ -6,8 +6,8 @@ non-interactive Agg backend so that it works on machines without a screen.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -159,7 +160,7 @@ class Trajectory:
     def has_channel(self, name: str) -> bool:
         return name in self.channels
 
-    def select(self, channels: str | Sequence[str]) -> "Trajectory":
+    def select(self, channels: str | Sequence[str]) -> Trajectory:
         """A trajectory restricted to some channels (in the given order)."""
         names = [channels] if isinstance(channels, str) else list(channels)
         for c in names:
@@ -182,7 +183,7 @@ class Trajectory:
         return params_key({"__source__": self.source, **self.params})
 
     # -- transforms ---------------------------------------------------------------------------
-    def truncate(self, fraction: float, scale: str = "log") -> "Trajectory":
+    def truncate(self, fraction: float, scale: str = "log") -> Trajectory:
         """The first ``fraction`` of training.
 
         On ``scale="linear"`` keep times ``t <= t0 + fraction (t_end - t0)``; on ``scale="log"`` keep
@@ -202,14 +203,14 @@ class Trajectory:
         n = min(n, self.n_steps)
         return replace(self, times=t[:n], values=self.values[:n])
 
-    def window(self, start: float, stop: float) -> "Trajectory":
+    def window(self, start: float, stop: float) -> Trajectory:
         """Points with ``start <= t <= stop``."""
         keep = (self.times >= start) & (self.times <= stop)
         if keep.sum() < 1:
             raise ValueError(f"window [{start}, {stop}] contains no points of times [{self.times[0]}, {self.times[-1]}]")
         return replace(self, times=self.times[keep], values=self.values[keep])
 
-    def with_values(self, values: np.ndarray, channels: Sequence[str] | None = None, **changes: Any) -> "Trajectory":
+    def with_values(self, values: np.ndarray, channels: Sequence[str] | None = None, **changes: Any) -> Trajectory:
         """A copy with new values (and optionally channels or other fields)."""
         return replace(self, values=values, channels=tuple(channels or self.channels), **changes)
 
@@ -259,7 +260,7 @@ class TrajectorySet(Sequence[Trajectory]):
     def __iter__(self) -> Iterator[Trajectory]:
         return iter(self._items)
 
-    def __add__(self, other: "TrajectorySet") -> "TrajectorySet":
+    def __add__(self, other: TrajectorySet) -> TrajectorySet:
         return TrajectorySet([*self._items, *other])
 
     def __repr__(self) -> str:
@@ -291,7 +292,7 @@ class TrajectorySet(Sequence[Trajectory]):
         _, ids = np.unique(np.array(keys, dtype=object).astype(str), return_inverse=True)
         return ids.astype(int)
 
-    def select(self, predicate: Callable[[Trajectory], bool] | None = None, **params: Any) -> "TrajectorySet":
+    def select(self, predicate: Callable[[Trajectory], bool] | None = None, **params: Any) -> TrajectorySet:
         """Trajectories whose params equal every given value (and that pass ``predicate``)."""
         out = []
         for t in self._items:
@@ -301,11 +302,11 @@ class TrajectorySet(Sequence[Trajectory]):
                 out.append(t)
         return TrajectorySet(out)
 
-    def truncate(self, fraction: float, scale: str = "log") -> "TrajectorySet":
+    def truncate(self, fraction: float, scale: str = "log") -> TrajectorySet:
         """Each trajectory cut to its first ``fraction`` of training (see Trajectory.truncate)."""
         return TrajectorySet([t.truncate(fraction, scale) for t in self._items])
 
-    def windows(self, n_windows: int, scale: str = "log") -> list["TrajectorySet"]:
+    def windows(self, n_windows: int, scale: str = "log") -> list[TrajectorySet]:
         """Split every run into ``n_windows`` consecutive windows of equal (log-)time length.
 
         Returns a list of length ``n_windows``; element j holds window j of every run.
