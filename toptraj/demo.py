@@ -169,7 +169,7 @@ def _figures(full, main, per_fraction, cfg, out, plotting) -> None:
 
     # Predicted vs true per method.
     names = [m for m in main if m != "mean"]
-    fig, axes = plotting.new_axes(len(names))
+    fig, axes = plotting.new_axes(3, (len(names) + 2) // 3)
     for ax, m in zip(axes, names):
         r = main[m]
         plotting.plot_predicted_vs_true(r.y_true, r.y_pred, ax=ax, title=f"{m}: MAE {r.mae:.3f}, R2 {r.r2:.2f}")
