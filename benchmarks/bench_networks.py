@@ -1,0 +1,174 @@
+"""Benchmark of generators.networks: default width sweep, NTK exponents, recording overhead, muP.
+
+    .venv/bin/python benchmarks/bench_networks.py [--quick]
+
+Writes benchmarks/results/networks.json:
+* sweep: wall time of the default sweep (MNIST-1D MLP, widths 16..512, seeds 0,1, 5000 steps, muP
+  SGD) including the NTK of the widest net at init on 1000 samples; the sweep labels (time exponent,
+  width exponents, t_x per width, t_of per run) and the fitted a, b with their ranges; the NTK
+  of the default model (width 128) separately.
+* overhead: train() (40 records: eval on 500+500 samples, gradient norm, 256-d sketch) vs a bare
+  loop of the same model, data and batches with no recording, measured in the same process
+  (interleaved, best of 2), at the default width 128 and at 512.
+* mup: "wider trains faster" under muP: for each pair of consecutive widths the fraction of grid
+  steps >= 10 at which the wider net's seed-mean train loss (and test loss) is lower; the same for
+  standard parametrisation (one seed) for contrast.
+* kappa: the local width exponent kappa_N(t) behind t_x; online: the same sweep (one seed) in the
+  online regime (fresh samples each step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, replace
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+
+from generators import networks as nw
+from toptraj.io import atomic_write_text
+from toptraj.trajectory import _jsonable  # NaN -> "nan" (strict JSON)
+
+OUT = Path(__file__).resolve().parent / "results" / "networks.json"
+
+
+def bare_loop(config: nw.TrainConfig, seed: int) -> float:
+    """Seconds for setup + steps of the same training with no recording at all."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        t0 = time.perf_counter()
+        run = nw._Run(config, seed, "cpu")
+        run.model.train()
+        for step in range(1, config.steps + 1):
+            x, y = run.batch(step)
+            run.opt.zero_grad(set_to_none=True)
+            loss = run.loss(x, y)
+            loss.backward()
+            run.opt.step()
+        return time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(old)
+
+
+def overhead(config: nw.TrainConfig) -> dict:
+    nw.train(replace(config, steps=50), 0)  # warm the data cache and torch
+    bare, full = [], []
+    for _ in range(2):  # CPU time: robust to other processes sharing the machine
+        c0 = time.process_time()
+        bare_loop(config, 0)
+        bare.append(time.process_time() - c0)
+        c0 = time.process_time()
+        nw.train(config, 0)
+        full.append(time.process_time() - c0)
+    return {"width": config.width, "steps": config.steps, "bare_cpu_s": min(bare), "recorded_cpu_s": min(full),
+            "ratio": min(full) / min(bare), "overhead_fraction": min(full) / min(bare) - 1.0}
+
+
+def wider_faster(summary: dict, channel_curves: dict, times: np.ndarray) -> dict:
+    widths = summary["widths"]
+    keep = times >= 10
+    out = {}
+    for w1, w2 in pairwise(widths):
+        a, b = np.asarray(channel_curves[w1]), np.asarray(channel_curves[w2])
+        out[f"{w2}<{w1}"] = float(np.mean(b[keep] < a[keep]))
+    return out
+
+
+def mean_curves(ts, channel: str) -> dict:
+    by = {}
+    for t in ts:
+        by.setdefault(int(t.params["width"]), []).append(t.channel(channel))
+    return {w: np.mean(v, axis=0) for w, v in by.items()}
+
+
+def kappa_curves(ts) -> dict:
+    """kappa_N(t) of dmft.md section 6 for each N with 2N < N_max swept (seed-mean test loss)."""
+    curves = mean_curves(ts, "test_loss")
+    widths = sorted(curves)
+    ref = curves[widths[-1]]
+    out = {"times": ts[0].times.tolist()}
+    for w in widths:
+        if 2 * w < widths[-1]:
+            out[str(w)] = nw.local_width_exponent(curves[w] - ref, curves[2 * w] - ref).tolist()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="short runs (smoke test of the script)")
+    args = parser.parse_args()
+    steps = 300 if args.quick else 5000
+    widths = [16, 32, 64, 128, 256, 512]
+    seeds = [0, 1]
+    base = nw.TrainConfig(steps=steps)
+    result: dict = {"config": asdict(base), "widths": widths, "seeds": seeds}
+
+    # the machine is shared: wall time depends on other load; process (CPU) time of this
+    # single-threaded process is what the sweep costs on an idle core
+    t0, c0 = time.perf_counter(), time.process_time()
+    ts = nw.width_sweep(base, widths, seeds, ntk_samples=1000)
+    result["sweep_seconds"] = time.perf_counter() - t0
+    result["sweep_cpu_seconds"] = time.process_time() - c0
+    t1, c1 = time.perf_counter(), time.process_time()
+    ntk_default = nw.ntk_at_init(base, seeds[0], 1000)  # the default model (width 128)
+    result["ntk_default_width_seconds"] = time.perf_counter() - t1
+    result["ntk_default_width_cpu_seconds"] = time.process_time() - c1
+    result["ntk_default_width"] = ntk_default.to_dict()
+    result["run_seconds"] = {f"w{t.params['width']}_s{t.seed}": t.provenance["seconds"] for t in ts}
+    summary = nw.sweep_labels(ts)
+    result["ntk_widest"] = ts[0].provenance["sweep"]["ntk"]
+    result["labels"] = {
+        k: ts[0].labels[k] for k in ("a", "b", "time_exponent", "width_exponent_early", "width_exponent_late")
+    }
+    result["windows"] = summary["windows"]
+    result["t_x"] = {str(k): v for k, v in summary["t_x"].items()}
+    result["t_of"] = {f"w{t.params['width']}_s{t.seed}": t.labels["t_of"] for t in ts}
+    times = ts[0].times
+    result["final"] = {
+        str(w): {c: float(mean_curves(ts, c)[w][-1]) for c in ("train_loss", "test_loss", "train_acc", "test_acc")}
+        for w in widths
+    }
+    result["mup_wider_faster"] = {
+        "train_loss": wider_faster(summary, mean_curves(ts, "train_loss"), times),
+        "test_loss": wider_faster(summary, mean_curves(ts, "test_loss"), times),
+    }
+    std = nw.width_sweep(replace(base, parametrization="standard"), widths, [0], ntk_samples=0)
+    result["standard_wider_faster"] = {
+        "train_loss": wider_faster(summary, mean_curves(std, "train_loss"), times),
+        "test_loss": wider_faster(summary, mean_curves(std, "test_loss"), times),
+    }
+    result["standard_final"] = {
+        str(w): {c: float(mean_curves(std, c)[w][-1]) for c in ("train_loss", "test_loss")} for w in widths
+    }
+    result["kappa"] = kappa_curves(ts)
+    # online regime (fresh samples every step, no overfitting): width corrections without the
+    # train/test gap; one seed
+    c0 = time.process_time()
+    online = nw.width_sweep(replace(base, online=True), widths, [0], ntk_samples=0)
+    s_on = nw.sweep_labels(online)
+    result["online"] = {
+        "cpu_seconds": time.process_time() - c0,
+        "labels": {k: s_on[k] for k in ("time_exponent", "width_exponent_early", "width_exponent_late")},
+        "t_x": {str(k): v for k, v in s_on["t_x"].items()},
+        "t_of": {f"w{t.params['width']}": t.labels["t_of"] for t in online},
+        "final_test_loss": {str(w): float(mean_curves(online, "test_loss")[w][-1]) for w in widths},
+        "wider_faster_test_loss": wider_faster(s_on, mean_curves(online, "test_loss"), times),
+        "kappa": kappa_curves(online),
+    }
+    result["overhead"] = [overhead(replace(base, width=w)) for w in (128, 512)]
+    text = json.dumps(_jsonable(result), indent=1)
+    if args.quick:
+        print(text)
+        return
+    atomic_write_text(OUT, text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
