@@ -1,0 +1,185 @@
+"""Sweep runner benchmark: store overhead per run, and throughput with 1 vs 2 Dask workers.
+
+    .venv/bin/python benchmarks/bench_sweeps.py [--quick]
+
+Writes benchmarks/results/sweeps.json. Figures are ratios against references measured in the
+same run: (1) a cheap generator (mode sum with 200 modes, 64 times) called in a plain loop vs the
+same runs through the in-process sweep runner with the store (atomic compressed write + fsync,
+sha256 re-read, one SQLite commit per run); (2) a costlier generator (infinite mode sum, 256
+times) in-process vs a Dask LocalCluster with 1 and 2 single-threaded worker processes, next to
+the bare generator in 1 and 2 plain processes (what the machine gives at that moment). The
+machine is shared, so the 1-minute load average is recorded with each figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from generators.modesum import ModesumParams, solve
+from toptraj.io import save_trajectory
+from toptraj.store import Store
+from toptraj.sweeps import load_config, load_sweep, run_sweep
+
+RESULTS = Path(__file__).resolve().parent / "results" / "sweeps.json"
+
+
+def _config(M, n_times: int, n_a: int, n_seeds: int) -> dict:
+    return {
+        "generator": "modesum",
+        "seeds": {"start": 0, "stop": n_seeds},
+        "params": {"b": 1.5, "noise": 0.05, **({} if M is None else {"M": M})},
+        "grid": {"a": {"start": 1.2, "stop": 4.0, "num": n_a}},
+        "axis": {"times": {"start": 1.0, "stop": 1e5, "num": n_times, "log": True}},
+    }
+
+
+def store_overhead(n_a: int, n_seeds: int) -> dict:
+    cfg = _config(200, 64, n_a, n_seeds)
+    runs = load_config(cfg).runs
+    times = np.geomspace(1.0, 1e5, 64)
+    # reference: the generator alone in a plain loop (after one warm-up call: imports, git revision)
+    solve(ModesumParams(**runs[0]["kwargs"]), times, seed=0)
+    t0 = time.perf_counter()
+    for r in runs:
+        solve(ModesumParams(**r["kwargs"]), times, seed=r["seed"])
+    plain = (time.perf_counter() - t0) / len(runs)
+    with tempfile.TemporaryDirectory() as tmp:
+        res = run_sweep(cfg, Path(tmp) / "s", progress=False)
+        with Store(Path(tmp) / "s") as st:
+            rows = list(st.rows().values())
+        t1 = time.perf_counter()
+        again = run_sweep(cfg, Path(tmp) / "s", progress=False)  # resume check of a complete store
+        verify = (time.perf_counter() - t1) / len(runs)
+        assert again.n_skipped == len(runs)
+    # breakdown of the write: compression alone (to memory) vs save_trajectory (temp file, fsync, rename)
+    traj = solve(ModesumParams(**runs[0]["kwargs"]), times, seed=0)
+    arrays = {"times": traj.times, "values": traj.values, "meta": np.array(json.dumps(traj.to_dict()))}
+    t2 = time.perf_counter()
+    for _ in range(20):
+        np.savez_compressed(io.BytesIO(), **arrays)
+    compress = (time.perf_counter() - t2) / 20
+    with tempfile.TemporaryDirectory() as tmp:
+        t3 = time.perf_counter()
+        for i in range(20):
+            save_trajectory(traj, Path(tmp) / f"{i}.npz")
+        save = (time.perf_counter() - t3) / 20
+    per_run = res.elapsed / len(runs)
+    gen = float(np.mean([r["duration"] for r in rows]))
+    write = float(np.mean([r["write_time"] for r in rows]))
+    return {
+        "generator": "modesum M=200, 64 times, noise 0.05",
+        "n_runs": len(runs),
+        "generator_plain_loop_s_per_run": plain,
+        "generator_in_sweep_s_per_run": gen,
+        "sweep_total_s_per_run": per_run,
+        "store_write_s_per_run": write,
+        "compress_to_memory_s_per_run": compress,
+        "save_trajectory_s_per_run": save,
+        "overhead_s_per_run": per_run - gen,
+        "overhead_over_generator_time": (per_run - gen) / gen,
+        "resume_verify_s_per_run": verify,
+        "loadavg_1min": os.getloadavg()[0],
+    }
+
+
+def _plain_loop(n: int) -> float:
+    """Wall time of n infinite-mode-sum runs in this process (no store): the machine's ceiling."""
+    from threadpoolctl import threadpool_limits
+
+    times = np.geomspace(1.0, 1e5, 256)
+    params = ModesumParams(a=2.0, b=1.5, noise=0.05)
+    with threadpool_limits(limits=1):  # one BLAS thread per process, as in the sweep runner
+        solve(params, times, seed=0)
+        t0 = time.perf_counter()
+        for s in range(n):
+            solve(params, times, seed=s)
+        return time.perf_counter() - t0
+
+
+def machine_ceiling(n: int) -> dict:
+    """Runs/s of the bare generator in 1 and 2 plain processes (no Dask, no store), same window."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    out = {}
+    for workers in (1, 2):
+        with ProcessPoolExecutor(workers) as ex:
+            list(ex.map(_plain_loop, [1] * workers))
+            t0 = time.perf_counter()
+            list(ex.map(_plain_loop, [n] * workers))
+            out[workers] = n * workers / (time.perf_counter() - t0)
+    return out
+
+
+def throughput(n_a: int, n_seeds: int, repeats: int) -> dict:
+    from distributed import Client, LocalCluster
+
+    cfg = _config(None, 256, n_a, n_seeds)
+    n = len(load_config(cfg))
+    out = {"generator": "modesum M=inf, 256 times, noise 0.05", "n_runs": n}
+    with tempfile.TemporaryDirectory() as tmp:
+        run_sweep({**cfg, "seeds": [10_000]}, Path(tmp) / "warm", progress=False)  # warm-up: imports, git
+        res = run_sweep(cfg, Path(tmp) / "inproc", progress=False)
+        out["in_process_runs_per_s"] = res.throughput
+        # the same with the BLAS libraries' default thread count (2 here) instead of 1
+        res = run_sweep(cfg, Path(tmp) / "inproc_default_threads", progress=False, threads=None)
+        out["in_process_default_blas_threads_runs_per_s"] = res.throughput
+        out["in_process_loadavg_1min"] = os.getloadavg()[0]
+        reference = load_sweep(cfg, Path(tmp) / "inproc")
+        # 1 and 2 workers alternate, `repeats` times each: other users' load on this shared machine
+        # varies over minutes, and the best of each is the least disturbed figure.
+        for rep in range(repeats):
+            for workers in (1, 2):
+                with LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                    silence_logs=logging.ERROR,
+                ) as cluster, Client(cluster) as client:
+                    client.run(lambda: __import__("generators.modesum"))  # warm the workers' imports
+                    folder = Path(tmp) / f"dask{workers}_{rep}"
+                    res = run_sweep(cfg, folder, client=client, progress=False)
+                    assert res.n_done == n
+                got = load_sweep(cfg, folder)
+                same = all(
+                    a.values.tobytes() == b.values.tobytes() and a.params == b.params
+                    for a, b in zip(got, reference, strict=True)
+                )
+                out.setdefault(f"dask_{workers}_workers_runs_per_s", []).append(res.throughput)
+                out.setdefault(f"dask_{workers}_loadavg_1min", []).append(os.getloadavg()[0])
+                out.setdefault(f"dask_{workers}_bitwise_equal_in_process", []).append(same)
+            ceiling = machine_ceiling(max(4, n // 4))
+            for workers in (1, 2):
+                out.setdefault(f"plain_{workers}_processes_runs_per_s", []).append(ceiling[workers])
+    best1, best2 = max(out["dask_1_workers_runs_per_s"]), max(out["dask_2_workers_runs_per_s"])
+    out["ratio_2_over_1_workers_best"] = best2 / best1
+    out["ratio_1_worker_over_in_process"] = best1 / out["in_process_runs_per_s"]
+    out["plain_processes_ratio_2_over_1_best"] = max(out["plain_2_processes_runs_per_s"]) / max(
+        out["plain_1_processes_runs_per_s"]
+    )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs (seconds)")
+    args = parser.parse_args()
+    n_a, n_seeds = (4, 5) if args.quick else (10, 20)
+    result = {
+        "cpu_count": os.cpu_count(),
+        "store_overhead": store_overhead(n_a, n_seeds),
+        "throughput": throughput(n_a, n_seeds // 2, 1 if args.quick else 3),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
