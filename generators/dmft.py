@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from toptraj import transitions
 from toptraj._validation import check_choice, check_finite_array, check_increasing, check_number
 
 SOURCE = "dmft"
@@ -769,24 +770,6 @@ def transfer(params: DMFTParams, times, modes, n_nodes: int = DEFAULT_NODES,
     return _curves(params, t, k, n_nodes, exact_modes)[4]
 
 
-def _crossing(t: np.ndarray, y: np.ndarray, level: float) -> float:
-    """First time y crosses ``level`` (log-linear interpolation between grid points); NaN if never.
-
-    NaN entries of y break the curve (no crossing across them).
-    """
-    d = y - level
-    for i in range(t.size - 1):
-        d0, d1 = d[i], d[i + 1]
-        if not (np.isfinite(d0) and np.isfinite(d1)):
-            continue
-        if d0 == 0.0:
-            return float(t[i])
-        if d0 * d1 < 0 or d1 == 0.0:
-            f = d0 / (d0 - d1)
-            return float(math.exp(math.log(t[i]) + f * (math.log(t[i + 1]) - math.log(t[i]))))
-    return math.nan
-
-
 def label_grid(params: DMFTParams) -> np.ndarray:
     """Log-time grid on which t_x and t_of are measured: 8 points per decade, 1e-2 .. 1e2 max(N, P)^b."""
     n = min(params.N, params.P)
@@ -818,16 +801,14 @@ def width_crossover(params: DMFTParams, n_nodes: int = DEFAULT_NODES,
     params = _check_params(params)
     grid = label_grid(params)
     m_late = model_exponent(params.a, params.b)
-    if math.isinf(params.N) or abs(m_late - 1.0) < 0.1:
+    if math.isinf(params.N) or abs(m_late - 1.0) < transitions.CROSSOVER_MIN_CONTRAST:
         return math.nan, grid, np.full(grid.size, math.nan)
     flow = DMFTParams(params.a, params.b, params.M, params.N, params.P, params.sigma)
     L1 = _curves(flow, grid, (), n_nodes, exact_modes)[1]
     L2 = _curves(replace(flow, N=2 * params.N), grid, (), n_nodes, exact_modes)[1]
     Linf = _curves(replace(flow, N=math.inf), grid, (), n_nodes, exact_modes)[1]
-    d1, d2 = L1 - Linf, L2 - Linf
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kap = np.where((d1 > 0) & (d2 > 0), -np.log(d2 / d1) / math.log(2.0), math.nan)
-    return _crossing(grid, kap, 0.5 * (1.0 + m_late)), grid, kap
+    kap = transitions.local_width_exponent(L1 - Linf, L2 - Linf)
+    return transitions.width_crossover_time(grid, kap, m_late), grid, kap
 
 
 def overfitting_onset(params: DMFTParams, n_nodes: int = DEFAULT_NODES,
@@ -842,7 +823,7 @@ def overfitting_onset(params: DMFTParams, n_nodes: int = DEFAULT_NODES,
     grid = label_grid(params)
     flow = DMFTParams(params.a, params.b, params.M, params.N, params.P, params.sigma)
     _, L, Lhat, _, _ = _curves(flow, grid, (), n_nodes, exact_modes)
-    return _crossing(grid, (L - Lhat) / L, 0.1)
+    return transitions.overfitting_onset(grid, Lhat, L)
 
 
 _LABEL_CACHE: dict = {}

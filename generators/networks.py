@@ -53,6 +53,8 @@ from generators._ntk import NTKSpectrum, empirical_ntk_spectrum
 from toptraj import provenance
 from toptraj._validation import check_choice, check_number, check_seed
 from toptraj.trajectory import Trajectory, TrajectorySet
+from toptraj.transitions import local_width_exponent, overfitting_onset
+from toptraj.transitions import width_crossover_time as crossover_time
 
 __all__ = [
     "TrainConfig", "train", "width_sweep", "empirical_ntk_spectrum", "NTKSpectrum", "select_device",
@@ -679,17 +681,7 @@ def train(
     return traj
 
 
-# -- sweep analysis (dmft.md section 6) -----------------------------------------------------------
-def overfitting_onset(times, train_loss, test_loss, threshold: float = 0.1) -> float:
-    """t_of: first time (test - train)/test reaches ``threshold`` (log-linear interpolation); NaN if never.
-
-    The definition of dmft.md section 6 (shared with toptraj.analyze).
-    """
-    from toptraj.analyze import overfitting_onset as _onset
-
-    return float(_onset(times, train_loss, test_loss, threshold))
-
-
+# -- sweep analysis (dmft.md section 6; the label definitions live in toptraj.transitions) ---------
 def _log_window(times: np.ndarray, window: tuple[float, float]) -> np.ndarray:
     """Mask of times whose log-time fraction between times[0] and times[-1] lies in ``window``."""
     lo, hi = window
@@ -706,40 +698,6 @@ def time_exponent_fit(times, loss, window: tuple[float, float] = (0.3, 1.0)) -> 
     if keep.sum() < 3:
         return math.nan
     return float(-np.polyfit(np.log(t[keep]), np.log(y[keep]), 1)[0])
-
-
-def local_width_exponent(dl_n, dl_2n) -> np.ndarray:
-    """kappa_N(t) = -log(dL(t, 2N) / dL(t, N)) / log 2, NaN where either dL <= 0. Shapes (n_times,)."""
-    a, b = np.asarray(dl_n, float), np.asarray(dl_2n, float)
-    out = np.full(a.shape, np.nan)
-    ok = (a > 0) & (b > 0)
-    out[ok] = -np.log(b[ok] / a[ok]) / math.log(2.0)
-    return out
-
-
-def crossover_time(times, kappa, m_late: float) -> float:
-    """t_x: first time kappa crosses (1 + m_late)/2 on a log-time grid (log-linear interpolation).
-
-    NaN when |m_late - 1| < 0.1 or when kappa never crosses. NaN entries of kappa are skipped.
-    times, kappa : (n_times,).
-    """
-    if not math.isfinite(m_late) or abs(m_late - 1.0) < 0.1:
-        return math.nan
-    t, k = np.asarray(times, float), np.asarray(kappa, float)
-    ok = np.isfinite(k)
-    t, k = t[ok], k[ok]
-    level = 0.5 * (1.0 + m_late)
-    side = np.sign(k - level)
-    if len(k) < 2:
-        return math.nan
-    if side[0] == 0:
-        return float(t[0])
-    change = np.nonzero(side != side[0])[0]
-    if len(change) == 0:
-        return math.nan
-    i = int(change[0])
-    w = (level - k[i - 1]) / (k[i] - k[i - 1])
-    return float(math.exp(math.log(t[i - 1]) + w * (math.log(t[i]) - math.log(t[i - 1]))))
 
 
 def width_exponent(widths, dl_by_width: np.ndarray, times, window: tuple[float, float]) -> float:

@@ -38,7 +38,11 @@ def test_analyze_recovers_exponent_and_onset(tmp_path, capsys):
     run = summary["runs"][0]
     assert run["time_exponent"] == pytest.approx(0.6, abs=0.02)
     assert run["offset_L0"] == pytest.approx(0.1, rel=0.05)
-    assert 1000 < run["overfitting_onset_step"] < 1300
+    steps = [r[0] for r in power_law_rows()]
+    before = max(s for s in steps if s <= 1000)
+    after = min(s for s in steps if s > 1000)
+    # The gap ratio jumps from 0 to 0.23 between these steps; the onset is interpolated in log step.
+    assert before < run["overfitting_onset_step"] < after
     assert (tmp_path / "o" / "loss.png").stat().st_size > 1000
     assert "time exponent" in capsys.readouterr().out
 

@@ -13,32 +13,11 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
-
 from toptraj import provenance
 from toptraj.baselines import fit_offset_power_law, loglog_slope
 from toptraj.io import atomic_write_text, read_loss_logs
 from toptraj.trajectory import Trajectory
-
-GAP_THRESHOLD = 0.1
-
-
-def overfitting_onset(steps, train_loss, test_loss, threshold: float = GAP_THRESHOLD) -> float:
-    """First step where (test - train) / test >= threshold, log-linearly interpolated; NaN if never."""
-    steps, train_loss, test_loss = map(np.asarray, (steps, train_loss, test_loss))
-    gap = (test_loss - train_loss) / test_loss
-    above = np.nonzero(gap >= threshold)[0]
-    if len(above) == 0:
-        return math.nan
-    i = int(above[0])
-    if i == 0:
-        return float(steps[0])
-    g0, g1 = gap[i - 1], gap[i]
-    s0, s1 = steps[i - 1], steps[i]
-    w = (threshold - g0) / (g1 - g0)
-    if s0 > 0:
-        return float(math.exp(math.log(s0) + w * (math.log(s1) - math.log(s0))))
-    return float(s0 + w * (s1 - s0))
+from toptraj.transitions import overfitting_onset
 
 
 def topological_summary(traj: Trajectory, channel: str = "loss") -> dict:
