@@ -354,6 +354,18 @@ def _fit(Phi, y, ridge_eff: float, xp, eye):
     return Phi.T @ xp.linalg.solve(K, y) / T
 
 
+
+def _check_realisation(params: MaloneyParams, seed, what: str) -> tuple[MaloneyParams, int]:
+    """Validate params and seed for a finite draw (N and T finite, a seed given)."""
+    params = _check_params(params)
+    seed = check_seed("seed", seed)
+    if seed is None:
+        raise ValueError("seed must be a non-negative integer, got None")
+    for name in ("N", "T"):
+        if math.isinf(getattr(params, name)):
+            raise ValueError(f"{name} must be finite for {what}, got inf")
+    return params, seed
+
 def simulate(params: MaloneyParams, seed: int, n_test: int | None = None, device: str | None = None,
              teacher: str = "draw") -> float:
     """Test loss of one realisation: draw U, w, the T training samples, fit, measure.
@@ -387,13 +399,7 @@ def simulate(params: MaloneyParams, seed: int, n_test: int | None = None, device
     -----
     Cost O(T M N + min(N,T)^2 max(N,T) + n_test M N); memory O((T + N + 1024) M).
     """
-    params = _check_params(params)
-    seed = check_seed("seed", seed)
-    if seed is None:
-        raise ValueError("seed must be a non-negative integer, got None")
-    for name in ("N", "T"):
-        if math.isinf(getattr(params, name)):
-            raise ValueError(f"{name} must be finite for simulate, got inf")
+    params, seed = _check_realisation(params, seed, "simulate")
     check_choice("teacher", teacher, ("draw", "average"))
     exact = n_test is None and params.feature_map == "linear"
     if teacher == "average" and not exact:
@@ -552,13 +558,7 @@ def feature_spectrum(params: MaloneyParams, seed: int) -> np.ndarray:
     nonlinear maps continue it towards min(N, T): see :func:`spectrum_extent`.
     Cost O(T M N + min(N,T)^2 max(N,T)).
     """
-    params = _check_params(params)
-    seed = check_seed("seed", seed)
-    if seed is None:
-        raise ValueError("seed must be a non-negative integer, got None")
-    for name in ("N", "T"):
-        if math.isinf(getattr(params, name)):
-            raise ValueError(f"{name} must be finite for feature_spectrum, got inf")
+    params, seed = _check_realisation(params, seed, "feature_spectrum")
     _, U, _, X, _, _ = _draw(params, seed)
     Phi = _features(params, X, U, np)
     Phi = Phi - Phi.mean(axis=0)
