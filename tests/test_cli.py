@@ -50,7 +50,8 @@ def test_analyze_recovers_exponent_and_onset(tmp_path, capsys):
 def test_analyze_folder(tmp_path):
     write_csv(tmp_path / "a.csv", power_law_rows(0.5))
     write_csv(tmp_path / "b.csv", power_law_rows(0.8))
-    assert main(["analyze", str(tmp_path)]) == 0
+    assert main(["analyze", str(tmp_path), "--out", str(tmp_path / "o")]) == 0
+    assert (tmp_path / "o" / "loss.png").exists()
 
 
 @pytest.mark.parametrize("content, message", [

@@ -124,3 +124,27 @@ def test_csv_missing_file_and_empty_folder(tmp_path):
         read_loss_logs(tmp_path / "nope.csv")
     with pytest.raises(InputError, match="no .csv files"):
         read_loss_logs(tmp_path)
+
+
+def test_csv_reader_never_crashes_on_arbitrary_text(tmp_path):
+    # Whatever the bytes, the reader either returns runs or raises InputError naming the file.
+    hyp = pytest.importorskip("hypothesis")
+    st = pytest.importorskip("hypothesis.strategies")
+    cell = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr), st.text("0123456789.-e,nai", max_size=6))
+    row = st.lists(cell, min_size=1, max_size=4).map(",".join)
+    header = st.sampled_from(["step,loss", "step,loss,test_loss", "loss,step,run", "step", "x,y"])
+
+    @hyp.settings(max_examples=150, deadline=None)
+    @hyp.given(header, st.lists(row, max_size=6))
+    def check(head, rows):
+        p = tmp_path / "fuzz.csv"
+        p.write_text("\n".join([head, *rows]))
+        try:
+            runs = read_loss_csv(p)
+        except InputError as exc:
+            assert "fuzz.csv" in str(exc)
+            return
+        for r in runs:
+            assert r.n_steps >= 2 and np.all(np.diff(r.times) > 0) and np.all(np.isfinite(r.values))
+
+    check()

@@ -54,7 +54,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     analyze = sub.add_parser("analyze", help="analyse your own loss curve(s) from CSV")
     analyze.add_argument("path", help="CSV file (columns step, loss[, test_loss][, run]) or folder of CSVs")
-    analyze.add_argument("--out", default=None, help="folder for the plot and summary JSON")
+    analyze.add_argument("--out", default="out/analyze", help="folder for the plot and summary JSON (default out/analyze)")
 
     if importlib.util.find_spec("toptraj.sweeps") is not None:
         from toptraj import sweeps
