@@ -30,6 +30,9 @@ Cost model (one curve to R steps)
   relative. Memory ~ 150 R bytes (steps capped at 2e7).
 * SGD: O(n_runs B d) per step in the eigenbasis of W^T D W (see :func:`simulate_sgd`).
 
+* seed=None (deterministic equivalent, no W): O(n_newton n_x v) for the spectral measures on a
+  grid of n_x ~ 1000 points per decade (d = 200, v = 800: ~3 s), then F, K as above with n_x atoms.
+
 Seeds: ``seed`` fixes W (same seed, same W in :func:`volterra` and :func:`simulate_sgd`); the SGD
 sample stream is a separate child stream of the same seed.
 """
@@ -287,6 +290,220 @@ def _check_steps(steps) -> np.ndarray:
     return s.astype(np.int64)
 
 
+# -- deterministic equivalent (seed=None): no random W -------------------------------------------
+#: d below which seed=None is refused: the deterministic equivalent is a large-d approximation
+#: (it smooths each outlier eigenvalue into a Marchenko-Pastur-like bump), and small problems are
+#: cheap to average over seeds instead.
+_DE_MIN_D = 32
+_DE_POINTS_PER_DECADE = 1000  # log-spaced x grid for the Stieltjes inversion
+_DE_ETAS = np.geomspace(1.0, 1e-9, 10)  # homotopy Im z / Re z -> 0+ (tracks the physical branch)
+_DE_CHUNK_BYTES = 16 * 2**20
+_DE_MASS_TOL = 1e-3  # relative tolerance of the quadrature's mass checks
+
+
+@dataclass(frozen=True)
+class _DEMeasure:
+    """Deterministic-equivalent spectral measures (quadrature atoms on a log grid, arrays read-only).
+
+    x : (n,) grid of eigenvalues, log-spaced over the support of the spectrum of W^T D W
+    rho_w : (n,) eigenvalue measure rho(x) dx at the atoms (sums to ~d): E sum_k delta(x - lambda_k)
+    f_w : (n,) forcing measure at the atoms: E sum_k w_k delta(x - lambda_k)
+    p_inf : point mass of the forcing measure at 0 (E P_inf)
+    p0 : |D^1/2 b|^2 = P(0)
+    lambda_max : top of the support (largest x whose atom holds > 1e-12 d); conservative for the
+        stability check (above a typical draw's lambda_max: 1.20 vs ~0.98 at d = 200, alpha = 0.7)
+    s0 : (1/d) Tr (W^T D W)^-1 in the deterministic equivalent
+    """
+
+    x: np.ndarray
+    rho_w: np.ndarray
+    f_w: np.ndarray
+    p_inf: float
+    p0: float
+    lambda_max: float
+    s0: float
+
+
+_DE_CACHE: OrderedDict = OrderedDict()
+
+
+def _de_solve_s(x: np.ndarray, dj: np.ndarray, d: int) -> np.ndarray:
+    """Stieltjes transform s(z) = (1/d) Tr (W^T D W - z)^-1 at z = x + i0+, shape (n,).
+
+    Solves s = 1 / (-z + (1/d) sum_j D_j / (1 + D_j s)) (Silverstein; equivalently the spec's
+    m(z) = -z s(z)) by Newton's method along z = x (1 + i eta), eta = 1 .. 1e-9, each stage started
+    from the previous one, with steps halved to keep Im s > 0 (the physical branch).
+    """
+    out = np.empty(x.shape[0], dtype=np.complex128)
+    rows = max(1, _DE_CHUNK_BYTES // (16 * dj.shape[0]))
+    for start in range(0, x.shape[0], rows):
+        xc = x[start : start + rows]
+        s = None
+        for eta in _DE_ETAS:
+            z = xc * (1.0 + 1j * eta)
+            if s is None:
+                s = -1.0 / z
+                for _ in range(30):  # fixed point: a contraction of the upper half plane at eta = 1
+                    s = 1.0 / (-z + (dj / (1.0 + np.multiply.outer(s, dj))).sum(axis=1) / d)
+            active = np.ones(xc.shape[0], dtype=bool)
+            for _ in range(60):
+                sa, za = s[active], z[active]
+                qd = dj / (1.0 + np.multiply.outer(sa, dj))
+                g = -za + qd.sum(axis=1) / d - 1.0 / sa
+                gp = -(qd * qd).sum(axis=1) / d + 1.0 / sa**2
+                step = g / gp
+                new = sa - step
+                for _ in range(40):
+                    bad = new.imag <= 0
+                    if not bad.any():
+                        break
+                    step[bad] *= 0.5
+                    new = sa - step
+                s[active] = new
+                done = np.abs(step) <= 1e-12 * np.abs(new)
+                idx = np.flatnonzero(active)
+                active[idx[done]] = False
+                if not active.any():
+                    break
+        out[start : start + rows] = s
+    return out
+
+
+def _de_measure(params: PLRFParams) -> _DEMeasure:
+    """Deterministic equivalent of the spectral measures of W^T D W (no random W), cached.
+
+    With s(z) = (1/d) Tr (W^T D W - z)^-1 -> solution of s = 1/(-z + (1/d) sum_j D_j/(1 + D_j s))
+    and the resolvent of K_hat = D^1/2 W W^T D^1/2 -> diag(-1/(z (1 + D_j s))) (the spec's
+    diag(1/(D_j m - z)), m = -z s), Stieltjes inversion at z = x + i0+ gives, for x > 0,
+
+        eigenvalue density  rho(x) = (d/pi) Im s(x),
+        forcing density     f(x)   = (Im s(x) / (pi x)) sum_j j^-2(alpha+beta) D_j / |1 + D_j s(x)|^2
+                                     (from -(1/pi) Im (1/x) sum_j (D^1/2 b)_j^2 / (1 + D_j s)),
+
+    and the point mass of the forcing at 0 is P_inf = sum_j j^-2(alpha+beta) / (1 + D_j s0), where
+    s0 = s(0) > 0 solves (1/d) sum_j D_j s0 / (1 + D_j s0) = 1 (needs v > d). Both densities are
+    integrated by the trapezoid rule in log x on a grid of 1000 points per decade from
+    (sqrt(v/d) - 1)^2 v^-2 alpha / 4 to 2 (1 + Tr D / d)(1 + 4/sqrt d). Mass checks (raise
+    RuntimeError beyond 1e-3 relative): sum rho = d, sum x rho = Tr D (= E Tr W^T D W) and
+    P_inf + sum f = |D^1/2 b|^2.
+
+    Cost: O(n_newton n_x v) with n_x ~ 1000 log10(x_hi / x_lo) (~5000 at d = 200, v = 800) and
+    n_newton ~ 50 (most points converge earlier); d = 200, v = 800: a few seconds. Memory
+    O(16 MB) per chunk.
+    """
+    if not isinstance(params, PLRFParams):
+        raise ValueError(f"params must be a PLRFParams, got {type(params).__name__}")
+    d, v, alpha = params.d, params.v, params.alpha
+    if d < _DE_MIN_D:
+        raise ValueError(
+            f"seed=None (deterministic equivalent) needs d >= {_DE_MIN_D} (a large-d approximation), got d={d}; "
+            "pass a seed (one draw of W) and average over seeds"
+        )
+    if v <= d:
+        raise ValueError(f"seed=None (deterministic equivalent) needs v > d = {d}, got v={v}")
+    key = (alpha, params.beta, d, v)
+    if key in _DE_CACHE:
+        _DE_CACHE.move_to_end(key)
+        return _DE_CACHE[key]
+    j = np.arange(1, v + 1, dtype=np.float64)
+    dj = j ** (-2.0 * alpha)
+    c2 = j ** (-2.0 * (alpha + params.beta))  # (D^1/2 b)_j^2
+    trace_d = float(dj.sum())
+    from scipy.optimize import brentq
+
+    # (1/d) sum_j D_j s/(1 + D_j s) rises from 0 to v/d > 1: one root, bracketed in log s
+    log_s0 = brentq(
+        lambda t: float(np.sum(dj / (dj + math.exp(-t)))) / d - 1.0,
+        -60.0,
+        60.0 + 2.0 * alpha * math.log(v),
+        xtol=1e-13,
+    )
+    s0 = math.exp(log_s0)
+    p_inf = float(np.sum(c2 / (1.0 + dj * s0)))
+    x_lo = 0.25 * float(dj[-1]) * (math.sqrt(v / d) - 1.0) ** 2
+    x_hi = 2.0 * (float(dj[0]) + trace_d / d) * (1.0 + 4.0 / math.sqrt(d))
+    n = int(math.ceil(math.log10(x_hi / x_lo) * _DE_POINTS_PER_DECADE)) + 1
+    x = np.geomspace(x_lo, x_hi, n)
+    s = _de_solve_s(x, dj, d)
+    # trapezoid weights in log x, times x (dx = x dlog x)
+    h = np.diff(np.log(x))
+    wq = np.empty(n)
+    wq[1:-1] = 0.5 * (h[1:] + h[:-1])
+    wq[0], wq[-1] = 0.5 * h[0], 0.5 * h[-1]
+    wq *= x
+    im = np.clip(s.imag, 0.0, None)
+    rho_w = (d / math.pi) * im * wq
+    f_den = np.empty(n)
+    rows = max(1, _DE_CHUNK_BYTES // (16 * v))
+    for start in range(0, n, rows):
+        q = 1.0 / (1.0 + np.multiply.outer(s[start : start + rows], dj))
+        f_den[start : start + rows] = (np.abs(q) ** 2) @ (c2 * dj)
+    f_w = im / (math.pi * x) * f_den * wq
+    p0 = float(np.sum(c2))
+    checks = {
+        "eigenvalue count / d": float(rho_w.sum()) / d,
+        "sum of eigenvalues / Tr D": float(np.sum(x * rho_w)) / trace_d,
+        "forcing mass / P(0)": (p_inf + float(f_w.sum())) / p0,
+    }
+    for name, val in checks.items():
+        if not abs(val - 1.0) < _DE_MASS_TOL:
+            raise RuntimeError(f"deterministic equivalent failed a mass check: {name} = {val:.6g} (should be 1)")
+    big = np.flatnonzero(rho_w > 1e-12 * d)
+    lambda_max = float(x[big[-1]])
+    for arr in (x, rho_w, f_w):
+        arr.setflags(write=False)
+    out = _DEMeasure(x=x, rho_w=rho_w, f_w=f_w, p_inf=p_inf, p0=p0, lambda_max=lambda_max, s0=s0)
+    _DE_CACHE[key] = out
+    while len(_DE_CACHE) > _SPECTRUM_CACHE_SIZE:
+        _DE_CACHE.popitem(last=False)
+    return out
+
+
+def _volterra_de(params: PLRFParams, r: np.ndarray) -> Trajectory:
+    """volterra(params, steps, seed=None): the Volterra solve on the deterministic-equivalent measures."""
+    de = _de_measure(params)
+    lr, bsz = params.lr, params.batch
+    edge = lr * (bsz + 1) * de.lambda_max
+    if edge >= 2.0:
+        raise ValueError(
+            f"lr={lr:.6g} is unstable: lr*(batch+1)*lambda_max = {edge:.6g} must be < 2 "
+            f"(lambda_max={de.lambda_max:.6g}, deterministic equivalent); "
+            f"use lr < {2.0 / ((bsz + 1) * de.lambda_max):.6g}"
+        )
+    kn = float(np.sum(de.rho_w * lr * de.x / (2.0 - (bsz + 1) * lr * de.x)))
+    if kn >= 1.0:
+        raise ValueError(
+            f"lr={lr:.6g} is unstable: the kernel norm ||K|| = {kn:.6g} must be < 1 (expected loss diverges)"
+        )
+    n = int(r[-1]) + 1
+    okf, okk = de.f_w > 0, de.rho_w > 0
+    f, k = _forcing_kernel_measure(params, de.x[okf], de.f_w[okf], de.p_inf, de.x[okk], de.rho_w[okk], n)
+    p, iters = _picard(f, k)
+    values = np.column_stack([p[r], f[r], np.full(r.shape[0], de.p_inf), p[r] - f[r]])
+    solver = {
+        "method": "volterra-deterministic-equivalent-picard-fft",
+        "deterministic_equivalent": True,
+        "lambda_max": de.lambda_max,
+        "kernel_norm": kn,
+        "trace_D": _trace_d(params.alpha, params.v),
+        "p_inf": de.p_inf,
+        "n_lumped": 0,
+        "picard_iterations": iters,
+        "n_quadrature": int(de.x.shape[0]),
+    }
+    return Trajectory(
+        times=r.astype(np.float64),
+        values=values,
+        channels=("loss", "forcing", "forcing_0", "kernel_term"),
+        axis="step",
+        source=SOURCE,
+        params=asdict(params),
+        seed=None,
+        labels=_labels(params),
+        provenance=provenance.collect(device="cpu", solver=solver),
+    )
+
+
 # -- Volterra solver ---------------------------------------------------------------------------
 def _mode_sums_log(log_amp: np.ndarray, log_a: np.ndarray, r: np.ndarray) -> np.ndarray:
     """log sum_k exp(log_amp_k + r log_a_k) for each r, shape (n_r,), chunked over r."""
@@ -314,17 +531,38 @@ def _forcing_kernel(params: PLRFParams, spec: Spectrum, n_steps: int) -> tuple[n
     Exact mode sums (in log space, no underflow) below ``_EXACT_STEPS`` and at log-spaced nodes
     beyond, joined by a cubic spline of log F, log K in log r (smooth: sums of exp(-c e^s)).
     """
-    lr, bsz = params.lr, params.batch
-    lam = spec.lam
-    a = 1.0 - 2.0 * lr * bsz * lam + lr**2 * bsz * (bsz + 1) * lam**2  # > 0 always (discriminant < 0)
-    log_a = np.log(a)
     rel = spec.reliable & (spec.weights > 0)
-    # forcing: reliable modes plus the frozen part as a mode with a = 1
-    lf_amp = np.concatenate([np.log(spec.weights[rel]), [math.log(spec.p_frozen) if spec.p_frozen > 0 else -np.inf]])
-    lf_a = np.concatenate([log_a[rel], [0.0]])
-    pos = lam > 0
-    lk_amp = np.log(lr**2 * bsz * lam[pos] ** 2)
-    lk_a = log_a[pos]
+    pos = spec.lam > 0
+    return _forcing_kernel_measure(
+        params, spec.lam[rel], spec.weights[rel], spec.p_frozen, spec.lam[pos], np.ones(int(pos.sum())), n_steps
+    )
+
+
+def _forcing_kernel_measure(
+    params: PLRFParams,
+    x_f: np.ndarray,
+    w_f: np.ndarray,
+    p_frozen: float,
+    x_k: np.ndarray,
+    m_k: np.ndarray,
+    n_steps: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """F(r) = p_frozen + sum_i w_f_i a(x_f_i)^r and K(r) = lr^2 B sum_i m_k_i x_k_i^2 a(x_k_i)^r, r < n_steps.
+
+    Atoms (x > 0, weights > 0) of the forcing measure and of the eigenvalue measure (multiplicities
+    m_k: 1 per eigenvalue for one W, quadrature weights for the deterministic equivalent).
+    """
+    lr, bsz = params.lr, params.batch
+
+    def log_contraction(x):
+        # a(x) > 0 always (its discriminant is < 0)
+        return np.log(1.0 - 2.0 * lr * bsz * x + lr**2 * bsz * (bsz + 1) * x**2)
+
+    # forcing: the atoms plus the frozen part as a mode with a = 1
+    lf_amp = np.concatenate([np.log(w_f), [math.log(p_frozen) if p_frozen > 0 else -np.inf]])
+    lf_a = np.concatenate([log_contraction(x_f), [0.0]])
+    lk_amp = np.log(lr**2 * bsz * m_k * x_k**2)
+    lk_a = log_contraction(x_k)
     n_exact = min(n_steps, _EXACT_STEPS)
     r_exact = np.arange(n_exact)
     f_exact = _mode_sums(lf_amp, lf_a, r_exact)
@@ -402,9 +640,14 @@ def volterra(params: PLRFParams, steps, seed: int | None = 0) -> Trajectory:
     params : PLRFParams
     steps : array of int, shape (n_steps,)
         Strictly increasing SGD steps r >= 0 (r = 0 is the initial loss P(0) = |D^1/2 b|^2).
-    seed : int
-        Fixes W (the same W as :func:`simulate_sgd` with this seed). ``None`` (the deterministic
-        equivalent) is not implemented: it raises ValueError.
+    seed : int or None
+        Fixes W (the same W as :func:`simulate_sgd` with this seed). ``None``: the deterministic
+        equivalent (no random W; approximates the average over W, error O(1/d)): F and K are
+        integrals of a(x)^r against the deterministic-equivalent spectral measures (see
+        :func:`_de_measure`), then the same Volterra solve. Needs d >= 32 and v > d (else
+        ValueError). Measured against the mean of the one-W curves over seeds 0..199 (v = 4d,
+        r in [1, 1e5]): max 2.1% at (0.7, 0.7), d = 200 and 3.1% at (1.0, 0.75), d = 200 (the
+        averages' own standard errors ~1-1.5%); the DE sits ~1% below the W-average.
 
     Returns
     -------
@@ -415,16 +658,16 @@ def volterra(params: PLRFParams, steps, seed: int | None = 0) -> Trajectory:
         provenance["solver"] holds lambda_max, kernel_norm, trace_D, p_inf, n_lumped, iterations.
 
     Cost: spectrum O(v d^2 + d^3) (cached), then O(d (4096 + 200 log10 R)) for F, K and
-    O(R log R) per Picard iteration, R = steps[-1] + 1.
+    O(R log R) per Picard iteration, R = steps[-1] + 1. seed=None: the spectrum is replaced by the
+    deterministic equivalent, O(n_newton n_x v) with n_x ~ 1000 per decade of the spectrum (cached),
+    and F, K cost O(n_x (4096 + 200 log10 R)).
     """
     if not isinstance(params, PLRFParams):
         raise ValueError(f"params must be a PLRFParams, got {type(params).__name__}")
     r = _check_steps(steps)
     seed = check_seed("seed", seed)
     if seed is None:
-        raise ValueError(
-            "seed=None (deterministic equivalent) is not implemented; pass a seed: the curve is for one draw of W"
-        )
+        return _volterra_de(params, r)
     spec = spectrum(params, seed)
     kn = _check_stable(params, spec)
     n = int(r[-1]) + 1

@@ -365,3 +365,74 @@ def test_cli_generate(tmp_path):
     runs = load_set(tmp_path / "s")
     assert len(runs) == 2 and {r.seed for r in runs} == {0, 1}
     assert main(["generate", "plrf", "--alpha", "0.1", "--beta", "0.1", "--d", "20", "--out", str(tmp_path / "x")]) == 2
+
+
+# -- seed=None: the deterministic equivalent (no random W) --------------------------------------
+def _w_average(params, r, n_seeds):
+    """Mean and standard error over the W of seeds 0 .. n_seeds-1 of the one-W Volterra loss."""
+    ps = np.array([volterra(params, r, seed=s).channel("loss") for s in range(n_seeds)])
+    return ps.mean(axis=0), ps.std(axis=0, ddof=1) / math.sqrt(n_seeds)
+
+
+def test_deterministic_equivalent_masses_p0_and_metadata():
+    p = PLRFParams(0.7, 0.7, 64)
+    r = np.array([0, 1, 10, 100, 1000])
+    de = volterra(p, r, seed=None)
+    seeded = volterra(p, r, seed=0)
+    j = np.arange(1, p.v + 1, dtype=np.float64)
+    # P(0) = |D^1/2 b|^2 (closed form); the DE forcing measure's total mass must reproduce it
+    assert abs(de.channel("loss")[0] / np.sum(j ** -2.8) - 1) < 1e-3
+    # eigenvalue measure: d eigenvalues summing to Tr(D) (= E Tr W^T D W, exact for N(0, 1/d) W)
+    m = plrf._de_measure(p)
+    assert abs(m.rho_w.sum() / p.d - 1) < 1e-3
+    assert abs(np.sum(m.x * m.rho_w) / np.sum(j**-1.4) - 1) < 1e-3
+    assert np.all(np.diff(de.channel("loss")) < 0)
+    assert np.allclose(de.channel("forcing_0"), m.p_inf)
+    assert np.allclose(de.channel("loss") - de.channel("forcing"), de.channel("kernel_term"))
+    # same form as the seeded mode
+    assert de.channels == seeded.channels and de.labels == seeded.labels and de.params == seeded.params
+    assert de.seed is None
+    solver = de.provenance["solver"]
+    assert "deterministic-equivalent" in solver["method"] and solver["deterministic_equivalent"] is True
+    assert set(seeded.provenance["solver"]) <= set(solver)
+    # same numbers on recomputation (cache cleared)
+    plrf._DE_CACHE.clear()
+    assert np.array_equal(volterra(p, r, seed=None).values, de.values)
+
+
+def test_deterministic_equivalent_p_inf_and_kernel_norm_vs_w_average():
+    # linear functionals of the spectral measures: the W-average estimates them without bias, the DE approximates
+    p = PLRFParams(0.7, 0.7, 64)
+    solver = volterra(p, [1], seed=None).provenance["solver"]
+    n = 400
+    specs = [plrf.spectrum(p, s) for s in range(n)]
+    p_inf = np.array([s.p_frozen for s in specs])
+    kn = np.array([plrf.kernel_norm(p, s) for s in specs])
+    # measured (1000 seeds): DE p_inf 1.7% below the W-mean; kernel norm 0.5% above
+    assert abs(solver["p_inf"] / p_inf.mean() - 1) < 0.04
+    assert abs(solver["kernel_norm"] / kn.mean() - 1) < 0.02
+
+
+@pytest.mark.parametrize(
+    "alpha,beta,d,n_seeds,tol",
+    [
+        (0.7, 0.7, 200, 200, 0.04),  # on the II/III line; measured max 2.1% (max sem 1.2%)
+        (1.0, 0.75, 100, 400, 0.05),  # Phase II; measured max 3.7% (at r ~ 15; max sem 1.4%)
+    ],
+)
+def test_deterministic_equivalent_matches_average_over_w(alpha, beta, d, n_seeds, tol):
+    p = PLRFParams(alpha, beta, d)
+    r = np.unique(np.round(np.geomspace(1, 3000, 30)).astype(np.int64))
+    de = volterra(p, r, seed=None).channel("loss")
+    mean, sem = _w_average(p, r, n_seeds)
+    assert np.max(sem / mean) < 0.02  # the W-average is good enough to judge a few-percent agreement
+    assert np.max(np.abs(de / mean - 1)) < tol
+
+
+def test_deterministic_equivalent_refuses_infeasible():
+    with pytest.raises(ValueError, match="v"):
+        volterra(PLRFParams(0.7, 0.7, 40, v=40), [1, 2], seed=None)
+    with pytest.raises(ValueError, match="d >= 32"):
+        volterra(PLRFParams(0.7, 0.7, 16), [1, 2], seed=None)
+    with pytest.raises(ValueError, match="unstable"):
+        volterra(PLRFParams(0.7, 0.7, 64, lr=2.0), [1, 2], seed=None)
