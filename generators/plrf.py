@@ -479,7 +479,6 @@ def _volterra_de(params: PLRFParams, r: np.ndarray) -> Trajectory:
     okf, okk = de.f_w > 0, de.rho_w > 0
     f, k = _forcing_kernel_measure(params, de.x[okf], de.f_w[okf], de.p_inf, de.x[okk], de.rho_w[okk], n)
     p, iters = _picard(f, k)
-    values = np.column_stack([p[r], f[r], np.full(r.shape[0], de.p_inf), p[r] - f[r]])
     solver = {
         "method": "volterra-deterministic-equivalent-picard-fft",
         "deterministic_equivalent": True,
@@ -491,17 +490,7 @@ def _volterra_de(params: PLRFParams, r: np.ndarray) -> Trajectory:
         "picard_iterations": iters,
         "n_quadrature": int(de.x.shape[0]),
     }
-    return Trajectory(
-        times=r.astype(np.float64),
-        values=values,
-        channels=("loss", "forcing", "forcing_0", "kernel_term"),
-        axis="step",
-        source=SOURCE,
-        params=asdict(params),
-        seed=None,
-        labels=_labels(params),
-        provenance=provenance.collect(device="cpu", solver=solver),
-    )
+    return _volterra_trajectory(params, r, p, f, de.p_inf, None, solver)
 
 
 # -- Volterra solver ---------------------------------------------------------------------------
@@ -673,7 +662,6 @@ def volterra(params: PLRFParams, steps, seed: int | None = 0) -> Trajectory:
     n = int(r[-1]) + 1
     f, k = _forcing_kernel(params, spec, n)
     p, iters = _picard(f, k)
-    values = np.column_stack([p[r], f[r], np.full(r.shape[0], spec.p_frozen), p[r] - f[r]])
     solver = {
         "method": "volterra-eigen-picard-fft",
         "lambda_max": spec.lambda_max,
@@ -683,6 +671,13 @@ def volterra(params: PLRFParams, steps, seed: int | None = 0) -> Trajectory:
         "n_lumped": int(np.sum(~spec.reliable)),
         "picard_iterations": iters,
     }
+    return _volterra_trajectory(params, r, p, f, spec.p_frozen, seed, solver)
+
+
+def _volterra_trajectory(params: PLRFParams, r: np.ndarray, p: np.ndarray, f: np.ndarray, p_frozen: float,
+                         seed: int | None, solver: dict) -> Trajectory:
+    """Package a Volterra solution (loss p and forcing f on 0..R) at the requested steps r."""
+    values = np.column_stack([p[r], f[r], np.full(r.shape[0], p_frozen), p[r] - f[r]])
     return Trajectory(
         times=r.astype(np.float64),
         values=values,
