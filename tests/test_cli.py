@@ -75,16 +75,22 @@ def test_analyze_bad_input_exit_2_one_line(tmp_path, capsys, content, message):
 
 
 def test_bad_arguments_exit_2_without_traceback(tmp_path):
+    afile = tmp_path / "a_file"
+    afile.write_text("keep me")
     cases = [
         ["generate", "modesum", "--a", "0.5", "--b", "1", "--out", str(tmp_path)],
         ["generate", "modesum", "--a", "2", "--b", "1", "--times", "1:abc", "--out", str(tmp_path)],
         ["generate", "nosuchmodel", "--out", str(tmp_path)],
         ["demo", "--fraction", "1.5"],
+        ["demo", "--quick", "--seed", "-1", "--out", str(tmp_path / "d")],
+        ["demo", "--quick", "--out", str(afile)],
+        ["generate", "modesum", "--a", "2", "--b", "1", "--out", str(afile)],
     ]
     for argv in cases:
         out = subprocess.run([sys.executable, "-m", "toptraj.cli", *argv], capture_output=True, text=True, timeout=120)
         assert out.returncode == 2, (argv, out.stderr)
         assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert afile.read_text() == "keep me"  # nothing already written is lost
 
 
 def test_demo_quick(tmp_path, capsys):

@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
+        out = getattr(args, "out", None)
+        if out is not None and Path(out).exists() and not Path(out).is_dir():
+            raise ValueError(f"--out {out}: exists and is not a folder; give a folder path")
         if args.command == "generate":
             return _cmd_generate(args)
         if args.command == "sweep":
@@ -109,6 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # includes InputError, StoreError: the user's input broke a rule
         print(f"toptraj {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as exc:  # e.g. --out names an existing file, or a folder that cannot be written
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"toptraj {args.command}: error:{where} {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"toptraj {args.command}: interrupted; files already written are complete", file=sys.stderr)
+        return 130
     parser.error(f"unknown command {args.command!r}")
     return EXIT_BAD_INPUT
 

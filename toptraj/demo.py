@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from toptraj import provenance
-from toptraj._validation import check_choice, check_fraction
+from toptraj._validation import check_choice, check_fraction, check_seed
 from toptraj.io import atomic_write_text, save_set
 from toptraj.trajectory import TrajectorySet
 
@@ -89,6 +89,9 @@ def run_demo(out: str | Path = "out/demo", quick: bool = False, seed: int = 0, f
     """Run the demo; returns the exit status (0). See the module docstring."""
     fraction = check_fraction("--fraction", fraction)
     check_choice("--scale", scale, ("linear", "log"))
+    seed = check_seed("--seed", seed)
+    if seed is None:
+        raise ValueError("--seed must be a non-negative integer, got None")
     from tqdm.auto import tqdm
 
     from toptraj import plotting
