@@ -54,6 +54,14 @@ def test_analyze_folder(tmp_path):
     assert (tmp_path / "o" / "loss.png").exists()
 
 
+def test_analyze_stored_trajectories(tmp_path):
+    assert main(["generate", "modesum", "--a", "2.0", "--b", "1.25", "--times", "1:1e5:60", "--out", str(tmp_path / "s")]) == 0
+    assert main(["analyze", str(tmp_path / "s"), "--out", str(tmp_path / "o")]) == 0
+    run = json.loads((tmp_path / "o" / "summary.json").read_text())["runs"][0]
+    assert run["loss_channel"] == "test_loss" and "overfitting_onset_step" not in run
+    assert run["time_exponent"] == pytest.approx(0.8, abs=0.01)  # (a-1)/b
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "file not found"),
     ("", "empty"),

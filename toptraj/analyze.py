@@ -1,10 +1,11 @@
-"""`toptraj analyze`: a user's own loss curves (CSV: step, loss[, test_loss][, run]).
+"""`toptraj analyze`: a user's own loss curves (CSV: step, loss[, test_loss][, run]), or stored
+trajectories (`.npz` from `toptraj generate`/`sweep`, or a folder of them).
 
 For each run: the fitted time exponent r of L ~ L0 + A t^-r with its standard error, the late
 log-log slope with its standard error, a topological summary of the curve (persistence of the
 log-log path and of its local slope), and, when a test loss is present, the overfitting onset
 (first step where (test - train) / test reaches 0.1, the definition of ../shared/specs/dmft.md
-section 6). Prints a table; with ``--out`` also writes summary.json and a plot.
+section 6). Prints a table and writes summary.json and a plot into ``out``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from pathlib import Path
 
 from toptraj import provenance
 from toptraj.baselines import fit_offset_power_law, loglog_slope
-from toptraj.io import atomic_write_text, read_loss_logs
-from toptraj.trajectory import Trajectory
+from toptraj.io import atomic_write_text, load_set, load_trajectory, read_loss_logs
+from toptraj.trajectory import Trajectory, TrajectorySet
 from toptraj.transitions import overfitting_onset
 
 
@@ -44,9 +45,32 @@ def topological_summary(traj: Trajectory, channel: str = "loss") -> dict:
     return out
 
 
+#: Channels read as the (training) loss, in order of preference; CSV logs use "loss", generated
+#: trajectories "train_loss", "loss" (PLRF) or only "test_loss" (mode-sum, DMFT at infinite data).
+LOSS_CHANNELS = ("loss", "train_loss", "test_loss")
+
+
+def loss_channels(traj: Trajectory) -> tuple[str, str | None]:
+    """(loss channel, test-loss channel or None) of a trajectory; ValueError if it has no loss."""
+    for name in LOSS_CHANNELS:
+        if traj.has_channel(name):
+            test = "test_loss" if name != "test_loss" and traj.has_channel("test_loss") else None
+            return name, test
+    raise ValueError(f"{traj.source or 'trajectory'}: no loss channel; expected one of {list(LOSS_CHANNELS)}")
+
+
+def read_runs(path: str | Path) -> TrajectorySet:
+    """CSV logs (a file or a folder of .csv) or stored trajectories (a .npz or a folder of them)."""
+    path = Path(path)
+    if path.suffix == ".npz" or (path.is_dir() and any(path.glob("*.npz")) and not any(path.glob("*.csv"))):
+        return TrajectorySet([load_trajectory(path)]) if path.suffix == ".npz" else load_set(path)
+    return read_loss_logs(path)
+
+
 def analyze_run(traj: Trajectory) -> dict:
     """Summary dict of one run (see module docstring)."""
-    t, y = traj.times, traj.channel("loss")
+    loss, test = loss_channels(traj)
+    t, y = traj.times, traj.channel(loss)
     fit = fit_offset_power_law(t, y)
     late = loglog_slope(t, y, last=1 / 3)
     res = {
@@ -59,16 +83,17 @@ def analyze_run(traj: Trajectory) -> dict:
         "fit_rmse_log": fit.rmse_log,
         "late_loglog_slope": late.slope,
         "late_loglog_slope_stderr": late.stderr,
-        "topology": topological_summary(traj),
+        "loss_channel": loss,
+        "topology": topological_summary(traj, loss),
     }
-    if traj.has_channel("test_loss"):
-        res["overfitting_onset_step"] = overfitting_onset(t, y, traj.channel("test_loss"))
+    if test is not None:
+        res["overfitting_onset_step"] = overfitting_onset(t, y, traj.channel(test))
     return res
 
 
 def run_analyze(path: str | Path, out: str | Path | None = None) -> int:
     """Analyse a CSV file or folder; print a table; write summary.json and loss.png into ``out``."""
-    runs = read_loss_logs(path)
+    runs = read_runs(path)
     results = [analyze_run(t) for t in runs]
     print(f"{'run':<32} {'r = time exponent':>20} {'late slope':>16} {'overfit onset':>14}")
     for r in results:
@@ -91,8 +116,8 @@ def run_analyze(path: str | Path, out: str | Path | None = None) -> int:
         atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, default=str))
         fig, (ax,) = plotting.new_axes()
         for t in runs:
-            for ch in ("loss", "test_loss"):
-                if t.has_channel(ch):
+            for ch in loss_channels(t):
+                if ch is not None:
                     keep = t.times > 0
                     ax.loglog(t.times[keep], t.channel(ch)[keep], label=f"{t.source} {ch}")
         ax.set_xlabel("step")

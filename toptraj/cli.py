@@ -53,7 +53,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                       help="axis on which the fraction is counted (default linear steps)")
 
     analyze = sub.add_parser("analyze", help="analyse your own loss curve(s) from CSV")
-    analyze.add_argument("path", help="CSV file (columns step, loss[, test_loss][, run]) or folder of CSVs")
+    analyze.add_argument("path", help="CSV file (columns step, loss[, test_loss][, run]), folder of CSVs, "
+                         "or stored trajectories (.npz file or folder)")
     analyze.add_argument("--out", default="out/analyze", help="folder for the plot and summary JSON (default out/analyze)")
 
     if importlib.util.find_spec("toptraj.sweeps") is not None:
