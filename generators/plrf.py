@@ -203,6 +203,20 @@ _SPECTRUM_CACHE: OrderedDict = OrderedDict()
 _SPECTRUM_CACHE_SIZE = 2
 
 
+def _lru_get(cache: OrderedDict, key):
+    """Cached value for a present key, marked as most recently used."""
+    cache.move_to_end(key)
+    return cache[key]
+
+
+def _lru_put(cache: OrderedDict, key, value):
+    """Store value, evicting the least recently used beyond _SPECTRUM_CACHE_SIZE; returns value."""
+    cache[key] = value
+    while len(cache) > _SPECTRUM_CACHE_SIZE:
+        cache.popitem(last=False)
+    return value
+
+
 def _seed_streams(seed: int) -> tuple[np.random.SeedSequence, np.random.SeedSequence]:
     """(W stream, SGD stream) children of one seed."""
     w_ss, sgd_ss = np.random.SeedSequence(seed).spawn(2)
@@ -223,8 +237,7 @@ def spectrum(params: PLRFParams, seed: int) -> Spectrum:
         raise ValueError("seed must be a non-negative integer (it fixes W)")
     key = (params.alpha, params.beta, params.d, params.v, seed)
     if key in _SPECTRUM_CACHE:
-        _SPECTRUM_CACHE.move_to_end(key)
-        return _SPECTRUM_CACHE[key]
+        return _lru_get(_SPECTRUM_CACHE, key)
     d, v = params.d, params.v
     rng = np.random.default_rng(_seed_streams(seed)[0])
     j = np.arange(1, v + 1, dtype=np.float64)
@@ -249,10 +262,7 @@ def spectrum(params: PLRFParams, seed: int) -> Spectrum:
     for arr in (lam, vecs, gproj, weights, reliable):
         arr.setflags(write=False)
     out = Spectrum(lam=lam, vecs=vecs, gproj=gproj, weights=weights, reliable=reliable, p_frozen=p_frozen, p0=p0)
-    _SPECTRUM_CACHE[key] = out
-    while len(_SPECTRUM_CACHE) > _SPECTRUM_CACHE_SIZE:
-        _SPECTRUM_CACHE.popitem(last=False)
-    return out
+    return _lru_put(_SPECTRUM_CACHE, key, out)
 
 
 def kernel_norm(params: PLRFParams, spec: Spectrum) -> float:
@@ -403,8 +413,7 @@ def _de_measure(params: PLRFParams) -> _DEMeasure:
         raise ValueError(f"seed=None (deterministic equivalent) needs v > d = {d}, got v={v}")
     key = (alpha, params.beta, d, v)
     if key in _DE_CACHE:
-        _DE_CACHE.move_to_end(key)
-        return _DE_CACHE[key]
+        return _lru_get(_DE_CACHE, key)
     j = np.arange(1, v + 1, dtype=np.float64)
     dj = j ** (-2.0 * alpha)
     c2 = j ** (-2.0 * (alpha + params.beta))  # (D^1/2 b)_j^2
@@ -453,10 +462,7 @@ def _de_measure(params: PLRFParams) -> _DEMeasure:
     for arr in (x, rho_w, f_w):
         arr.setflags(write=False)
     out = _DEMeasure(x=x, rho_w=rho_w, f_w=f_w, p_inf=p_inf, p0=p0, lambda_max=lambda_max, s0=s0)
-    _DE_CACHE[key] = out
-    while len(_DE_CACHE) > _SPECTRUM_CACHE_SIZE:
-        _DE_CACHE.popitem(last=False)
-    return out
+    return _lru_put(_DE_CACHE, key, out)
 
 
 def _volterra_de(params: PLRFParams, r: np.ndarray) -> Trajectory:
