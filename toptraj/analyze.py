@@ -23,17 +23,14 @@ from toptraj.transitions import overfitting_onset
 
 def topological_summary(traj: Trajectory, channel: str = "loss") -> dict:
     """Counts and entropies of the curve's Rips and slope lower-star diagrams."""
-    from toptraj.embeddings import DelayEmbedder, LogTimeResampler
     from toptraj.features import lifetime_stats, persistence_entropy
-    from toptraj.persistence import LowerStar, VietorisRips
+    from toptraj.regression import topology_diagrams
 
     pos = traj.times > 0
     t = traj.window(traj.times[pos][0], traj.times[-1]) if pos.sum() < len(pos) else traj
     n_points = int(min(64, max(8, t.n_steps)))
-    curve = LogTimeResampler(channel=channel, n_points=n_points, representation="both").fit([t]).transform([t])
-    rips = VietorisRips(maxdim=1).fit_transform(DelayEmbedder(dim=1).fit_transform(curve))[0]
-    slope = LogTimeResampler(channel=channel, n_points=n_points, representation="slope").fit([t]).transform([t])
-    star = LowerStar(column=-1).fit_transform(slope)[0]
+    diagrams = topology_diagrams([t], channel, n_points)
+    rips, star = diagrams["curve"][0], diagrams["slope"][0]
     out = {}
     for name, d in (("curve_rips", rips), ("slope_lower_star", star)):
         for q in d.dims:

@@ -144,8 +144,7 @@ def run_demo(out: str | Path = "out/demo", quick: bool = False, seed: int = 0, f
 
 
 def _figures(full, main, per_fraction, cfg, out, plotting) -> None:
-    from toptraj.embeddings import DelayEmbedder, LogTimeResampler
-    from toptraj.persistence import LowerStar, VietorisRips
+    from toptraj.regression import topology_diagrams
 
     # Loss curves of a few runs with the observed window.
     fig, axes = plotting.new_axes(2)
@@ -159,10 +158,8 @@ def _figures(full, main, per_fraction, cfg, out, plotting) -> None:
 
     # Diagrams of the two branches for a shallow and a steep run.
     seen = [full[0].truncate(cfg.fraction, cfg.scale), full[-1].truncate(cfg.fraction, cfg.scale)]
-    curves = LogTimeResampler(representation="both").fit(seen).transform(seen)
-    rips = VietorisRips(maxdim=1).fit_transform(DelayEmbedder(dim=1).fit_transform(curves))
-    slopes = LogTimeResampler(representation="slope").fit(seen).transform(seen)
-    stars = LowerStar(column=-1).fit_transform(slopes)
+    diagrams = topology_diagrams(seen)
+    rips, stars = diagrams["curve"], diagrams["slope"]
     fig, axes = plotting.new_axes(2, 2)
     for j, t in enumerate(seen):
         r = t.labels["time_exponent"]

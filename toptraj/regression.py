@@ -125,6 +125,16 @@ def make_regressor(name: str = "ridge", seed: int = 0):
     return RandomForestRegressor(n_estimators=300, min_samples_leaf=2, random_state=seed, n_jobs=1)
 
 
+def topology_diagrams(trajectories, channel: str = "test_loss", n_points: int = 48) -> dict[str, list]:
+    """The diagrams the topological features are computed from: {"curve": [...], "slope": [...]}.
+
+    Each branch of :func:`topology_features` without its final feature step, so figures and
+    summaries show exactly what the regressors see. Lists of n Diagram.
+    """
+    X = list(trajectories)
+    return {name: branch[:-1].fit_transform(X) for name, branch in topology_features(channel, n_points).transformer_list}
+
+
 def make_pipeline(
     method: str = "topology", channel: str = "test_loss", seed: int = 0, n_points: int = 48, memory=None,
     regressor: str = "ridge",
@@ -304,5 +314,6 @@ __all__ = [
     "make_regressor",
     "observed",
     "time_shuffled",
+    "topology_diagrams",
     "topology_features",
 ]
