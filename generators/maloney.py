@@ -41,16 +41,18 @@ Cost model
 
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 
+import toptraj
 from toptraj import provenance
-from toptraj._validation import check_choice, check_finite_array, check_increasing, check_number, check_seed
+from toptraj.registry import Axis, GeneratorSpec, RunFunction
 from toptraj.trajectory import Trajectory
+from toptraj.validation import check_choice, check_finite_array, check_increasing, check_number, check_seed
 
 SOURCE = "maloney"
 FEATURE_MAPS = ("linear", "relu", "tanh")
@@ -65,14 +67,24 @@ _NONLINEAR_N_TEST = 8192  # default Monte Carlo test-set size for nonlinear maps
 class MaloneyParams:
     """Parameters of the latent-space model (spec 1; conventions in the module docstring).
 
-    alpha : spectral exponent, > 0 (lambda_I = I^-(1+alpha))
-    M : latent dimension, positive integer
-    N : number of random features, positive integer (math.inf allowed for the theory)
-    T : number of training samples, positive integer (math.inf allowed for the theory)
-    ridge : gamma >= 0 in the DMFT normalisation (0 = minimum-norm least squares)
-    feature_map : "linear", "relu" or "tanh"
-    sigma_w : teacher scale > 0, w_I ~ N(0, sigma_w^2 / M)
-    noise : label-noise standard deviation >= 0
+    Parameters
+    ----------
+    alpha : float
+        Spectral exponent, > 0 (lambda_I = I^-(1+alpha)).
+    M : int
+        Latent dimension, positive integer.
+    N : float
+        Number of random features, positive integer (inf allowed for the theory).
+    T : float
+        Number of training samples, positive integer (inf allowed for the theory).
+    ridge : float
+        gamma >= 0 in the DMFT normalisation (0: minimum-norm least squares).
+    feature_map : {"linear", "relu", "tanh"}
+        The random feature map.
+    sigma_w : float
+        Teacher scale > 0, w_I ~ N(0, sigma_w^2 / M).
+    noise : float
+        Label-noise standard deviation >= 0.
     """
 
     alpha: float
@@ -80,7 +92,7 @@ class MaloneyParams:
     N: float
     T: float
     ridge: float = 0.0
-    feature_map: str = "linear"
+    feature_map: Literal["linear", "relu", "tanh"] = "linear"
     sigma_w: float = 1.0
     noise: float = 0.0
 
@@ -650,40 +662,33 @@ def time_trajectory(params: MaloneyParams, times) -> Trajectory:
     )
 
 
-# -- command line: `toptraj generate maloney ...` -----------------------------------------------------
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `toptraj generate maloney`."""
-    parser.add_argument("--alpha", type=float, required=True, help="spectral exponent (> 0)")
-    parser.add_argument("--M", type=int, required=True, help="latent dimension")
-    parser.add_argument("--axis", choices=AXES, default="N", help="swept size (default N)")
-    parser.add_argument("--values", required=True, help="START:STOP:K log-spaced integer sizes along the axis")
-    parser.add_argument("--N", default=None, help="number of features when sweeping T (or inf)")
-    parser.add_argument("--T", default=None, help="number of samples when sweeping N (or inf)")
-    parser.add_argument("--ridge", type=float, default=0.0, help="ridge gamma >= 0 (default 0)")
-    parser.add_argument("--feature-map", choices=FEATURE_MAPS, default="linear")
-    parser.add_argument("--sigma-w", type=float, default=1.0)
-    parser.add_argument("--noise", type=float, default=0.0, help="label-noise std")
-    parser.add_argument("--seeds", default=None, help="simulate with these seeds, e.g. 0:5 or 0,3,7")
-    parser.add_argument("--n-test", type=int, default=None,
-                        help="Monte Carlo test-set size (default: exact loss for linear, 8192 otherwise)")
-    parser.add_argument("--teacher", choices=("draw", "average"), default="draw",
-                        help="draw one teacher per seed, or average over teachers analytically (linear map)")
+# -- declaration for toptraj's registry ---------------------------------------------------------
+@dataclass(frozen=True)
+class ScalingCurveOptions:
+    """Extra arguments of :func:`scaling_curve`.
+
+    Parameters
+    ----------
+    n_test : int or None
+        Monte Carlo test-set size of the simulations (None: the exact loss for the linear map,
+        8192 samples otherwise).
+    teacher : {"draw", "average"}
+        Draw one teacher per seed, or average over teachers analytically (linear map).
+    """
+
+    n_test: int | None = None
+    teacher: Literal["draw", "average"] = "draw"
 
 
-def run_cli(args: argparse.Namespace) -> list[Trajectory]:
-    """Build the scaling curve from parsed `toptraj generate maloney` arguments."""
-    from toptraj.cli_args import parse_float, parse_int_logspace, parse_seeds
-
-    other = "T" if args.axis == "N" else "N"
-    text = getattr(args, other)
-    if text is None:
-        raise ValueError(f"--{other} is required when --axis {args.axis}")
-    fixed = parse_float(f"--{other}", text)
-    if math.isfinite(fixed):
-        fixed = int(fixed) if fixed == int(fixed) else fixed
-    values = parse_int_logspace("--values", args.values)
-    seeds = parse_seeds("--seeds", args.seeds) if args.seeds is not None else None
-    base = {"N": 1, "T": 1, other: fixed}
-    params = MaloneyParams(alpha=args.alpha, M=args.M, ridge=args.ridge, feature_map=args.feature_map,
-                           sigma_w=args.sigma_w, noise=args.noise, **base)
-    return [scaling_curve(params, args.axis, values, seeds=seeds, n_test=args.n_test, teacher=args.teacher)]
+SPEC = GeneratorSpec(
+    name="maloney",
+    params=MaloneyParams,
+    functions=(
+        RunFunction("scaling_curve", scaling_curve, seed="seeds", options=ScalingCurveOptions,
+                    help="the loss along N or T: theory, plus simulations averaged over the seeds if given"),
+    ),
+    axis=Axis("values", integer=True, select=AXES, help="sizes along the swept axis (positive integers)"),
+    labels=("alpha", "model_exponent", "data_exponent"),
+    version=toptraj.__version__,
+    description="Latent-space model of Maloney, Roberts and Sully (arXiv:2210.16859): loss along N or T.",
+)

@@ -13,15 +13,16 @@ with relative error far below 1e-8 for M_exact = 20000.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import special
 
+import toptraj
 from toptraj import provenance
-from toptraj._validation import check_increasing, check_number, check_seed
+from toptraj.registry import Axis, GeneratorSpec, RunFunction
 from toptraj.trajectory import Trajectory
+from toptraj.validation import check_increasing, check_number, check_seed
 
 SOURCE = "modesum"
 _M_EXACT = 20_000  # modes summed explicitly before the integral tail when M is None
@@ -32,12 +33,20 @@ _CHUNK = 200_000  # modes per chunk for large finite M (bounds memory at n_times
 class ModesumParams:
     """Parameters of the mode-sum model.
 
-    a : task-power exponent, > 1 (lambda_k w_k^2 = k^-a)
-    b : spectral exponent, > 0 (lambda_k = k^-b)
-    M : number of modes; None = infinitely many (explicit sum plus exact integral tail)
-    amplitude : A > 0, multiplies the loss
-    time_scale : c > 0, multiplies time (a learning-rate factor)
-    noise : sigma >= 0 of multiplicative log-normal observation noise
+    Parameters
+    ----------
+    a : float
+        Task-power exponent, > 1 (lambda_k w_k^2 = k^-a).
+    b : float
+        Spectral exponent, > 0 (lambda_k = k^-b).
+    M : int or None
+        Number of modes; None: infinitely many (explicit sum plus exact integral tail).
+    amplitude : float
+        A > 0, multiplies the loss.
+    time_scale : float
+        c > 0, multiplies time (a learning-rate factor).
+    noise : float
+        sigma >= 0 of multiplicative log-normal observation noise (then a seed is needed).
     """
 
     a: float
@@ -139,25 +148,29 @@ def solve(params: ModesumParams, times, seed: int | None = None, modes=()) -> Tr
     )
 
 
-# -- command line: `toptraj generate modesum ...` ---------------------------------------------
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `toptraj generate modesum`."""
-    parser.add_argument("--a", type=float, required=True, help="task-power exponent (> 1)")
-    parser.add_argument("--b", type=float, required=True, help="spectral exponent (> 0)")
-    parser.add_argument("--M", type=int, default=None, help="number of modes (default: infinite)")
-    parser.add_argument("--amplitude", type=float, default=1.0)
-    parser.add_argument("--time-scale", type=float, default=1.0)
-    parser.add_argument("--noise", type=float, default=0.0, help="log-normal noise sigma")
-    parser.add_argument("--times", default="1:1e4:64", help="START:STOP:N log-spaced (default 1:1e4:64)")
-    parser.add_argument("--seeds", default="0", help="seeds, e.g. 0:10 or 0,3,7 (used with --noise)")
+# -- declaration for toptraj's registry ---------------------------------------------------------
+@dataclass(frozen=True)
+class SolveOptions:
+    """Extra arguments of :func:`solve`.
+
+    Parameters
+    ----------
+    modes : tuple of int
+        Modes k whose transfer function H_k(t) becomes a channel ``H_{k}``, e.g. 1,10,100.
+    """
+
+    modes: tuple[int, ...] = ()
 
 
-def run_cli(args: argparse.Namespace) -> list[Trajectory]:
-    """Build trajectories from parsed `toptraj generate modesum` arguments."""
-    from toptraj.cli_args import parse_logspace, parse_seeds
-
-    params = ModesumParams(a=args.a, b=args.b, M=args.M, amplitude=args.amplitude, time_scale=args.time_scale, noise=args.noise)
-    times = parse_logspace("--times", args.times)
-    seeds = parse_seeds("--seeds", args.seeds) if params.noise > 0 else [None]
-    return [solve(params, times, seed=s) for s in seeds]
-
+SPEC = GeneratorSpec(
+    name="modesum",
+    params=ModesumParams,
+    functions=(
+        RunFunction("solve", solve, seed="seed", options=SolveOptions,
+                    help="one loss curve per seed (the seed fixes the noise; none needed without noise)"),
+    ),
+    axis=Axis("times", default="1:1e4:64", help="times t > 0"),
+    labels=("a", "b", "time_exponent"),
+    version=toptraj.__version__,
+    description="Mode-sum model: infinite width and data, L(t) = A sum_k k^-a exp(-2 k^-b c t).",
+)

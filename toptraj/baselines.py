@@ -23,8 +23,8 @@ from scipy import optimize
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from toptraj._validation import check_finite_array, check_fraction, check_increasing
 from toptraj.trajectory import Trajectory
+from toptraj.validation import check_finite_array, check_fraction, check_increasing
 
 
 def _positive_curve(times, loss) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from toptraj._validation import check_choice, check_finite_array, check_increasing, check_number, check_seed
+from toptraj.validation import check_choice, check_finite_array, check_increasing, check_number, check_seed
 
 REPRESENTATIONS = ("loglog", "slope", "both")
 

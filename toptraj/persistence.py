@@ -22,15 +22,15 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from toptraj._validation import check_choice, check_finite_array, check_number
 from toptraj.diagrams import Diagram
+from toptraj.validation import check_choice, check_finite_array, check_number
 
 BACKENDS = ("ripser", "giotto-ph")
 METRICS = ("euclidean", "manhattan", "cityblock", "chebyshev", "cosine", "precomputed")
 _SCIPY_METRIC = {"manhattan": "cityblock"}
 
 
-def _check_points(points: Any, metric: str) -> np.ndarray:
+def check_points(points: Any, metric: str) -> np.ndarray:
     """Point cloud (n, d) or, for metric='precomputed', a symmetric distance matrix (n, n)."""
     check_choice("metric", metric, METRICS)
     arr = check_finite_array("points", points)
@@ -52,6 +52,9 @@ def _check_points(points: Any, metric: str) -> np.ndarray:
     return arr
 
 
+_check_points = check_points  # old private name, kept for older callers
+
+
 def distance_matrix(points: Any, metric: str = "euclidean") -> np.ndarray:
     """Pairwise distances, shape (n, n) (a precomputed matrix is validated and returned).
 
@@ -61,7 +64,7 @@ def distance_matrix(points: Any, metric: str = "euclidean") -> np.ndarray:
     function of this module goes through this matrix, so all backends see the same numbers.
     Cost: O(n^2 d) time, O(n^2) memory.
     """
-    arr = _check_points(points, metric)
+    arr = check_points(points, metric)
     if metric == "precomputed":
         return arr
     from scipy.spatial.distance import pdist, squareform
@@ -159,7 +162,7 @@ def h0_mst_diagram(points: Any, metric: str = "euclidean", max_dense: int = 5000
     from scipy.spatial.distance import cdist
 
     max_dense = check_number("max_dense", max_dense, low=1, integer=True)
-    arr = _check_points(points, metric)
+    arr = check_points(points, metric)
     n = arr.shape[0]
     if metric == "precomputed" or n <= max_dense:
         D = distance_matrix(arr, metric=metric)

@@ -29,12 +29,12 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from toptraj._validation import check_choice, check_number
 from toptraj.baselines import BaselineFeatures, fit_offset_power_law, loglog_slope
 from toptraj.embeddings import DelayEmbedder, LogTimeResampler
 from toptraj.features import DiagramFeatures
 from toptraj.persistence import LowerStar, VietorisRips
 from toptraj.trajectory import Trajectory, TrajectorySet
+from toptraj.validation import check_choice, check_number
 
 METHODS = ("topology", "baseline", "combined")
 #: Estimators that need no training: the exponent read directly off the observed curve.

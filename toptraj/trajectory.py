@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from toptraj._validation import check_choice, check_finite_array, check_fraction, check_increasing
+from toptraj.validation import check_choice, check_finite_array, check_fraction, check_increasing
 
 #: Label names a trajectory may carry, with their meaning. Unknown names are rejected so that a
 #: typo ("time_exponant") cannot silently produce a target full of NaN.
@@ -44,14 +44,14 @@ KNOWN_LABELS: dict[str, str] = {
 TIME_SCALES = ("log", "linear")
 
 
-def _jsonable(value: Any) -> Any:
-    """Convert numpy scalars/arrays and tuples so that metadata round-trips through JSON."""
+def jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays, tuples and inf/nan so that metadata round-trips through JSON."""
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return jsonable(value.tolist())
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -60,10 +60,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+_jsonable = jsonable  # old private name, kept for older callers
+
+
 def params_key(params: Mapping[str, Any], exclude: Iterable[str] = ("seed",)) -> str:
     """A short stable hash of a parameter dict (used to group runs of one parameter point)."""
     skip = set(exclude)
-    clean = {k: _jsonable(v) for k, v in sorted(params.items()) if k not in skip}
+    clean = {k: jsonable(v) for k, v in sorted(params.items()) if k not in skip}
     blob = json.dumps(clean, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -220,10 +223,10 @@ class Trajectory:
             "channels": list(self.channels),
             "axis": self.axis,
             "source": self.source,
-            "params": _jsonable(self.params),
+            "params": jsonable(self.params),
             "seed": self.seed,
-            "labels": _jsonable(self.labels),
-            "provenance": _jsonable(self.provenance),
+            "labels": jsonable(self.labels),
+            "provenance": jsonable(self.provenance),
         }
 
     def __repr__(self) -> str:
@@ -288,7 +291,7 @@ class TrajectorySet(Sequence[Trajectory]):
         elif key == "seed":
             keys = [str(t.seed) for t in self._items]
         else:
-            keys = [json.dumps(_jsonable(t.params.get(key))) for t in self._items]
+            keys = [json.dumps(jsonable(t.params.get(key))) for t in self._items]
         _, ids = np.unique(np.array(keys, dtype=object).astype(str), return_inverse=True)
         return ids.astype(int)
 

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from toptraj._validation import check_finite_array, check_increasing, check_number
+from toptraj.validation import check_finite_array, check_increasing, check_number
 
 GAP_THRESHOLD = 0.1
 #: t_x is undefined when the late width exponent is this close to the early one (1).
