@@ -31,11 +31,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
+from typing import Literal
 
 import numpy as np
 
+import toptraj
 from toptraj import transitions
-from toptraj._validation import check_choice, check_finite_array, check_increasing, check_number
+from toptraj.exceptions import ConvergenceError, UnstableStepError
+from toptraj.registry import Axis, GeneratorSpec, RunFunction
+from toptraj.validation import check_choice, check_finite_array, check_increasing, check_number
 
 SOURCE = "dmft"
 OPTIMIZERS = ("flow", "gd", "sgd", "momentum")
@@ -47,27 +51,36 @@ DEFAULT_NODES = 20  # upper-half Talbot nodes; 12..28 agree to ~1e-8 on the spec
 DEFAULT_EXACT_MODES: int | None = 4096  # modes beyond are summed by quadrature (theory_spectrum)
 
 
-class ConvergenceError(ValueError):
-    """A Newton solve for kappa(s) (or r) did not converge; names the argument and its value."""
-
-
 @dataclass(frozen=True)
 class DMFTParams:
     """Parameters of the random-feature model (spec 1).
 
-    a : task-power exponent, > 1 (lambda_k w_k^2 = k^-a)
-    b : spectral exponent, > 0 (lambda_k = k^-b)
-    M : number of modes, positive integer (the theory is meant for M >> N, P)
-    N : model size, > 0 or math.inf
-    P : number of training samples, > 0 or math.inf (ignored by one-pass "sgd": fresh data)
-    sigma : label-noise standard deviation, >= 0
-    optimizer : "flow" (gradient flow), "gd" (gradient descent, step lr; time = lr * step),
-        "sgd" (one-pass SGD, step lr, batch size batch; time = lr * step),
-        "momentum" (heavy-ball flow  momentum * v'' + v' = -K v, spec 4: s -> s + momentum s^2)
-    lr : step size, > 0 (required for "gd" and "sgd")
-    batch : batch size, positive integer (required for "sgd")
-    momentum : heavy-ball mass beta >= 0 (> 0 for "momentum")
-    ensemble : number E of models (independent A, shared data) whose outputs are averaged
+    Parameters
+    ----------
+    a : float
+        Task-power exponent, > 1 (lambda_k w_k^2 = k^-a).
+    b : float
+        Spectral exponent, > 0 (lambda_k = k^-b).
+    M : int
+        Number of modes, positive integer (the theory is meant for M >> N, P).
+    N : float
+        Model size, > 0 or inf.
+    P : float
+        Number of training samples, > 0 or inf (ignored by one-pass "sgd": fresh data).
+    sigma : float
+        Label-noise standard deviation, >= 0.
+    optimizer : {"flow", "gd", "sgd", "momentum"}
+        "flow" (gradient flow), "gd" (gradient descent, step lr; time = lr * step), "sgd"
+        (one-pass SGD, step lr, batch size batch; time = lr * step), "momentum" (heavy-ball flow
+        momentum * v'' + v' = -K v, spec 4: s -> s + momentum s^2).
+    lr : float or None
+        Step size, > 0 (required for "gd" and "sgd").
+    batch : int or None
+        Batch size, positive integer (required for "sgd").
+    momentum : float
+        Heavy-ball mass beta >= 0 (> 0 for "momentum").
+    ensemble : int
+        Number E of models (independent A, shared data) whose outputs are averaged.
     """
 
     a: float
@@ -76,7 +89,7 @@ class DMFTParams:
     N: float
     P: float
     sigma: float = 0.0
-    optimizer: str = "flow"
+    optimizer: Literal["flow", "gd", "sgd", "momentum"] = "flow"
     lr: float | None = None
     batch: int | None = None
     momentum: float = 0.0
@@ -990,8 +1003,8 @@ def simulate(params: DMFTParams, times, seed: int, modes=(), n_v0: int = 16, n_p
     per ensemble member. sgd: explicit one-pass steps, O(n_steps (B M + N M)).
     """
     from toptraj import provenance
-    from toptraj._validation import check_seed
     from toptraj.trajectory import Trajectory
+    from toptraj.validation import check_seed
 
     params = _check_params(params)
     seed = check_seed("seed", seed)
@@ -1101,7 +1114,7 @@ def _simulate_linear(params, lam, wstar, t, rng, use_torch, device):
         U, S, V = U[:, keep], S[keep], V[:, keep]
         e = S**2
         if params.optimizer == "gd" and params.lr * e.max() >= 2.0:
-            raise ValueError(f"lr={params.lr} is unstable for this draw: lr * largest eigenvalue = "
+            raise UnstableStepError(f"lr={params.lr} is unstable for this draw: lr * largest eigenvalue = "
                              f"{params.lr * e.max():.4g} >= 2 (need lr < {2.0 / e.max():.4g})")
         c = U.T @ u0
         g = _decay(e, t, params)  # (n_times, r)
@@ -1246,41 +1259,63 @@ def compute_optimal(a: float, b: float, N_grid, t_grid, M: int | None = None, P:
     }
 
 
-# -- command line: `toptraj generate dmft ...` -----------------------------------------------------
-def add_cli_arguments(parser) -> None:
-    """Arguments of `toptraj generate dmft`."""
-    from toptraj.cli_args import parse_float
+# -- declaration for toptraj's registry ---------------------------------------------------------
+@dataclass(frozen=True)
+class SolveOptions:
+    """Extra arguments of :func:`solve` (defaults as there).
 
-    def num(option):
-        return lambda text: parse_float(option, text)
+    Parameters
+    ----------
+    modes : tuple of int
+        Mode numbers k in [1, M] whose transfer functions H_k(t) become channels ``H_{k}``.
+    n_nodes : int
+        Upper-half fixed-Talbot nodes of the Laplace inversion.
+    with_labels : bool
+        Compute the labels t_x and t_of (three extra solves, cached per parameter point).
+    exact_modes : int or None
+        Modes summed one by one (the tail by quadrature); None: all M modes exact.
+    """
 
-    parser.add_argument("--a", type=num("--a"), required=True, help="task-power exponent (> 1)")
-    parser.add_argument("--b", type=num("--b"), required=True, help="spectral exponent (> 0)")
-    parser.add_argument("--N", type=num("--N"), required=True, help="model size (or inf)")
-    parser.add_argument("--P", type=num("--P"), default=math.inf, help="samples (default inf)")
-    parser.add_argument("--M", type=int, default=None,
-                        help="modes (default: 10000 for the theory, 2000 with --simulate)")
-    parser.add_argument("--sigma", type=num("--sigma"), default=0.0, help="label-noise std (default 0)")
-    parser.add_argument("--optimizer", default="flow", choices=list(OPTIMIZERS))
-    parser.add_argument("--lr", type=num("--lr"), default=None, help="step size (gd, sgd)")
-    parser.add_argument("--batch", type=int, default=None, help="batch size (sgd)")
-    parser.add_argument("--momentum", type=num("--momentum"), default=0.0, help="heavy-ball mass (momentum)")
-    parser.add_argument("--ensemble", type=int, default=1, help="ensemble size E (default 1)")
-    parser.add_argument("--times", default="1:1e4:64", help="START:STOP:N log-spaced (default 1:1e4:64)")
-    parser.add_argument("--modes", default="", help="modes k whose H_k become channels, e.g. 1,5,20")
-    parser.add_argument("--simulate", action="store_true", help="finite simulations instead of the theory")
-    parser.add_argument("--seeds", default="0", help="simulation seeds, e.g. 0:20 or 0,3,7 (with --simulate)")
+    modes: tuple[int, ...] = ()
+    n_nodes: int = DEFAULT_NODES
+    with_labels: bool = True
+    exact_modes: int | None = DEFAULT_EXACT_MODES
 
 
-def run_cli(args) -> list:
-    """Build trajectories from parsed `toptraj generate dmft` arguments (theory, or one per seed)."""
-    from toptraj.cli_args import parse_int_list, parse_logspace, parse_seeds
+@dataclass(frozen=True)
+class SimulateOptions:
+    """Extra arguments of :func:`simulate` (defaults as there).
 
-    M = args.M if args.M is not None else (2000 if args.simulate else 10000)
-    params = DMFTParams(a=args.a, b=args.b, M=M, N=args.N, P=args.P, sigma=args.sigma, optimizer=args.optimizer,
-                        lr=args.lr, batch=args.batch, momentum=args.momentum, ensemble=args.ensemble)
-    times = parse_logspace("--times", args.times)
-    modes = parse_int_list("--modes", args.modes) if args.modes.strip() else []
-    if args.simulate:
-        return [simulate(params, times, seed=s, modes=modes) for s in parse_seeds("--seeds", args.seeds)]
-    return [solve(params, times, modes=modes)]
+    Parameters
+    ----------
+    modes : tuple of int
+        Mode numbers whose realised transfer v0_k(t)/w*_k become channels ``H_{k}``.
+    n_v0 : int
+        Residual components v0_k(t) of the largest-eigenvalue modes recorded as ``v0_{k}``.
+    n_proj : int
+        Random projections ``proj_{j}`` of v0(t).
+    backend : {"numpy", "torch"} or None
+        None: torch on a GPU when one is available, else numpy.
+    """
+
+    modes: tuple[int, ...] = ()
+    n_v0: int = 16
+    n_proj: int = 8
+    backend: Literal["numpy", "torch"] | None = None
+
+
+SPEC = GeneratorSpec(
+    name="dmft",
+    params=DMFTParams,
+    functions=(
+        RunFunction("solve", solve, seed="none", options=SolveOptions, defaults={"M": 10000},
+                    help="the DMFT theory (Laplace inversion by the fixed Talbot method)"),
+        RunFunction("simulate", simulate, seed="seed", options=SimulateOptions, flag="simulate", cli_seeds=(0,),
+                    defaults={"M": 2000}, help="finite simulations instead of the theory, one run per seed"),
+    ),
+    axis=Axis("times", default="1:1e4:64", help="times t > 0 (gd, sgd: rounded to whole steps lr * step)"),
+    labels=("a", "b", "time_exponent", "model_exponent", "data_exponent", "compute_exponent", "t_x", "t_of"),
+    version=toptraj.__version__,
+    description="Random-feature model: DMFT theory (Bordelon, Atanasov, Pehlevan, arXiv:2402.01092) and simulation.",
+    defaults={"P": math.inf},
+)

@@ -36,7 +36,6 @@ default sketch is a sparse sign projection (4 nonzeros per parameter, generated 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -45,22 +44,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from itertools import pairwise
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
+import toptraj
 from generators._datasets import DATASETS, DEFAULT_SIZES, DataSet, load_dataset
 from generators._ntk import NTKSpectrum, empirical_ntk_spectrum
 from toptraj import provenance
-from toptraj._validation import check_choice, check_number, check_seed
+from toptraj.exceptions import CheckpointError, TrainingDivergedError
+from toptraj.registry import GeneratorSpec, RunFunction
 from toptraj.trajectory import Trajectory, TrajectorySet
 from toptraj.transitions import local_width_exponent, overfitting_onset
 from toptraj.transitions import width_crossover_time as crossover_time
+from toptraj.validation import check_choice, check_number, check_seed
 
 __all__ = [
     "TrainConfig", "train", "width_sweep", "empirical_ntk_spectrum", "NTKSpectrum", "select_device",
     "build_model", "CheckpointError", "TrainingDivergedError", "sweep_labels", "local_width_exponent",
     "crossover_time", "width_exponent", "time_exponent_fit", "overfitting_onset", "record_grid",
-    "SparseSketch", "ntk_at_init", "add_cli_arguments", "run_cli", "SOURCE",
+    "SparseSketch", "ntk_at_init", "train_widths", "SPEC", "SOURCE",
 ]
 
 SOURCE = "network"
@@ -74,51 +77,66 @@ _EVAL_CHUNK = 1024
 _CKPT_FORMAT = "toptraj.network.checkpoint"
 
 
-class CheckpointError(ValueError):
-    """A checkpoint in a run folder is unreadable or belongs to another run (the file is kept)."""
-
-
-class TrainingDivergedError(ValueError):
-    """The loss became non-finite before the first record; nothing was recorded.
-
-    Attributes: ``step`` (the step whose loss was non-finite) and ``reason``.
-    """
-
-    def __init__(self, message: str, step: int, reason: str):
-        super().__init__(message)
-        self.step = step
-        self.reason = reason
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """Configuration of one training run (the seed is separate).
 
-    dataset : 'mnist1d' (default), 'digits' or 'text'
-    arch : 'mlp' or 'cnn' (image data), 'transformer' (text)
-    width : hidden units / channels / model dimension (> 0); the swept parameter
-    depth : hidden layers (mlp), conv layers (cnn) or blocks (transformer), 1..8
-    parametrization : 'standard' or 'mup' (see module docstring); base_width : muP reference width
-    optimizer : 'sgd' or 'adam'; lr > 0; momentum in [0, 1) (SGD only)
-    batch_size, steps : positive integers
-    n_train, n_test : data sizes (None: the data set's default, see generators._datasets)
-    online : fresh samples every step (mnist1d, text) instead of n_train reused samples
-    n_eval : training samples evaluated for train_loss/train_acc (a fixed subset); the test loss
-        uses min(n_eval, n_test) test samples
-    n_record : points of the log-spaced step grid (1..steps)
-    context, n_heads : transformer window length and heads
-    data_seed : fixes the data (independent of the run seed, which fixes init and batch order)
-    projection_dim, projection_seed : the parameter sketch (0 disables it)
-    device : 'auto' (cuda if available), 'cpu' or 'cuda'
+    Parameters
+    ----------
+    dataset : {"mnist1d", "digits", "text"}
+        Training data (made offline, see :mod:`generators._datasets`).
+    arch : {"mlp", "cnn", "transformer"}
+        mlp or cnn for image data, transformer for text.
+    width : int
+        Hidden units / channels / model dimension (> 0); the swept parameter.
+    depth : int
+        Hidden layers (mlp), conv layers (cnn) or blocks (transformer), 1..8.
+    parametrization : {"standard", "mup"}
+        See the module docstring.
+    base_width : int
+        muP reference width.
+    optimizer : {"sgd", "adam"}
+        The optimiser.
+    lr : float
+        Learning rate, > 0.
+    momentum : float
+        In [0, 1) (SGD only).
+    batch_size : int
+        Minibatch size, > 0.
+    steps : int
+        Training steps, > 0.
+    n_train : int or None
+        Training samples (None: the data set's default).
+    n_test : int or None
+        Test samples (None: the data set's default).
+    online : bool
+        Fresh samples every step (mnist1d, text) instead of n_train reused samples.
+    n_eval : int
+        Training samples evaluated for train_loss/train_acc (a fixed subset); the test loss uses
+        min(n_eval, n_test) test samples.
+    n_record : int
+        Points of the log-spaced step grid (1..steps) that are recorded.
+    context : int
+        Transformer window length.
+    n_heads : int
+        Transformer attention heads.
+    data_seed : int
+        Fixes the data (independent of the run seed, which fixes init and batch order).
+    projection_dim : int
+        Dimension of the parameter sketch (0 disables it).
+    projection_seed : int
+        Seed of the parameter sketch.
+    device : {"auto", "cpu", "cuda"}
+        "auto": cuda if available.
     """
 
-    dataset: str = "mnist1d"
-    arch: str = "mlp"
+    dataset: Literal["mnist1d", "digits", "text"] = "mnist1d"
+    arch: Literal["mlp", "cnn", "transformer"] = "mlp"
     width: int = 128
     depth: int = 2
-    parametrization: str = "mup"
+    parametrization: Literal["standard", "mup"] = "mup"
     base_width: int = 128
-    optimizer: str = "sgd"
+    optimizer: Literal["sgd", "adam"] = "sgd"
     lr: float = 0.1
     momentum: float = 0.0
     batch_size: int = 32
@@ -133,7 +151,7 @@ class TrainConfig:
     data_seed: int = 0
     projection_dim: int = 256
     projection_seed: int = 0
-    device: str = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, DATASETS)
@@ -851,56 +869,113 @@ def ntk_at_init(config: TrainConfig, seed: int, n_samples: int, *, num_threads: 
         torch.set_num_threads(old)
 
 
-# -- command line: `toptraj generate network ...` ---------------------------------------------------
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `toptraj generate network` (no torch import here)."""
-    d = TrainConfig()
-    parser.add_argument("--dataset", default=d.dataset, help=f"one of {', '.join(DATASETS)} (default {d.dataset})")
-    parser.add_argument("--arch", default=d.arch, help=f"one of {', '.join(ARCHS)} (default {d.arch})")
-    parser.add_argument("--widths", default="16,32,64,128,256,512", help="comma list (default 16,...,512)")
-    parser.add_argument("--depth", type=int, default=d.depth)
-    parser.add_argument("--parametrization", default=d.parametrization, help="standard or mup (default mup)")
-    parser.add_argument("--base-width", type=int, default=d.base_width)
-    parser.add_argument("--optimizer", default=d.optimizer, help="sgd or adam")
-    parser.add_argument("--lr", type=float, default=d.lr)
-    parser.add_argument("--momentum", type=float, default=d.momentum)
-    parser.add_argument("--batch-size", type=int, default=d.batch_size)
-    parser.add_argument("--steps", type=int, default=d.steps)
-    parser.add_argument("--n-train", type=int, default=None, help="training samples (default per data set)")
-    parser.add_argument("--n-test", type=int, default=None)
-    parser.add_argument("--online", action="store_true", help="fresh samples every step (mnist1d, text)")
-    parser.add_argument("--n-record", type=int, default=d.n_record)
-    parser.add_argument("--projection-dim", type=int, default=d.projection_dim)
-    parser.add_argument("--seeds", default="0", help="seeds, e.g. 0,1 or 0:4")
-    parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda")
-    parser.add_argument("--ntk-samples", type=int, default=1000, help="NTK samples for a, b (0: skip)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    parser.add_argument("--run-dir", default=None, help="resumable run folder (default OUT/_runs)")
+# -- what `toptraj generate network` runs, and the declaration for toptraj's registry -----------------
+def train_widths(
+    config: TrainConfig,
+    seeds: Sequence[int] = (0,),
+    *,
+    widths: Sequence[int] = (16, 32, 64, 128, 256, 512),
+    ntk_samples: int = 1000,
+    threads: int = 1,
+    run_dir: str | Path | None = None,
+    progress: Callable[..., None] | None = None,
+) -> list[Trajectory]:
+    """Train ``config`` at each width and seed: :func:`width_sweep` for two or more widths (with its
+    measured labels), one :func:`train` per seed for a single width.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        Its width is replaced by each of ``widths``.
+    seeds : sequence of int
+    widths : sequence of int
+        Strictly increasing positive widths.
+    ntk_samples, threads : as ``ntk_samples`` and ``num_threads`` of :func:`width_sweep`
+    run_dir : path or None
+        Folder of resumable runs (one subfolder ``w{width}_s{seed}`` per run).
+    progress : callable or None
+        Called as ``progress(0, total=n_steps)`` once, then ``progress(n)`` per n steps trained.
+
+    Returns
+    -------
+    list of Trajectory, width-major
+    """
+    widths = [check_number("widths", w, low=1, integer=True) for w in widths]
+    seeds = [check_seed("seeds", s) for s in seeds]
+    if progress is not None:
+        progress(0, total=len(widths) * len(seeds) * config.steps)
+    root = None if run_dir is None else Path(run_dir)
+    if len(widths) == 1:
+        cfg = replace(config, width=widths[0])
+        return [
+            train(cfg, s, run_dir=None if root is None else root / f"w{widths[0]}_s{s}", num_threads=threads,
+                  progress=progress)
+            for s in seeds
+        ]
+    return list(width_sweep(config, widths, seeds, out_dir=root, ntk_samples=ntk_samples, num_threads=threads,
+                            progress=progress))
 
 
-def run_cli(args: argparse.Namespace) -> list[Trajectory]:
-    """Run the width sweep of parsed `toptraj generate network` arguments, with a progress bar."""
-    from tqdm import tqdm
+@dataclass(frozen=True)
+class WidthsOptions:
+    """Extra arguments of :func:`train_widths`.
 
-    from toptraj.cli_args import parse_int_list, parse_seeds
+    Parameters
+    ----------
+    widths : tuple of int
+        Widths to train, strictly increasing (the config's width is replaced by each).
+    ntk_samples : int
+        Samples for the empirical NTK of the widest net at initialisation (labels a, b); 0 skips it.
+    threads : int
+        torch CPU threads.
+    run_dir : str or None
+        Folder of resumable runs (``toptraj generate`` uses OUT/_runs).
+    """
 
-    widths = parse_int_list("--widths", args.widths)
-    seeds = parse_seeds("--seeds", args.seeds)
-    config = TrainConfig(
-        dataset=args.dataset, arch=args.arch, width=widths[0], depth=args.depth,
-        parametrization=args.parametrization, base_width=args.base_width, optimizer=args.optimizer, lr=args.lr,
-        momentum=args.momentum, batch_size=args.batch_size, steps=args.steps, n_train=args.n_train,
-        n_test=args.n_test, online=args.online, n_record=args.n_record, projection_dim=args.projection_dim,
-        device=args.device,
-    )
-    run_dir = Path(args.run_dir) if args.run_dir else Path(args.out) / "_runs"
-    with tqdm(total=len(widths) * len(seeds) * config.steps, desc="network", unit="step") as bar:
-        if len(widths) == 1:
-            return [
-                train(config, s, run_dir=run_dir / f"w{widths[0]}_s{s}", num_threads=args.threads, progress=bar.update)
-                for s in seeds
-            ]
-        return list(
-            width_sweep(config, widths, seeds, out_dir=run_dir, ntk_samples=args.ntk_samples,
-                        num_threads=args.threads, progress=bar.update)
-        )
+    widths: tuple[int, ...] = (16, 32, 64, 128, 256, 512)
+    ntk_samples: int = 1000
+    threads: int = 1
+    run_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in self.widths):
+            raise ValueError(f"widths must be a non-empty list of positive integers, got {list(self.widths)}")
+        if any(b <= a for a, b in pairwise(self.widths)):
+            raise ValueError(f"widths must be strictly increasing, got {list(self.widths)}")
+        check_number("ntk_samples", self.ntk_samples, low=0, integer=True)
+        check_number("threads", self.threads, low=1, integer=True)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Extra arguments of :func:`train` (defaults as there).
+
+    Parameters
+    ----------
+    run_dir : str or None
+        Folder for the checkpoint and the finished trajectory (resumable); None: no files.
+    checkpoint_every : int
+        Steps between checkpoints.
+    num_threads : int
+        torch CPU threads.
+    """
+
+    run_dir: str | None = None
+    checkpoint_every: int = 500
+    num_threads: int = 1
+
+
+SPEC = GeneratorSpec(
+    name="network",
+    params=TrainConfig,
+    functions=(
+        RunFunction("train", train, seed="seed", options=TrainOptions, flag="single-run", cli_seeds=(0,),
+                    progress="progress", help="one run per seed at --width (no width sweep)"),
+        RunFunction("train_widths", train_widths, seed="seeds", options=WidthsOptions, cli_seeds=(0,),
+                    work_dir="run_dir", progress="progress",
+                    help="a width sweep (--widths) with measured labels; one width: one run per seed"),
+    ),
+    labels=("N", "P", "t_of", "t_x", "time_exponent", "width_exponent_early", "width_exponent_late", "a", "b"),
+    version=toptraj.__version__,
+    description="Real training runs (torch; MLP, CNN, transformer on MNIST-1D, digits, stdlib text).",
+)

@@ -39,18 +39,21 @@ sample stream is a separate child stream of the same seed.
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import numpy as np
 from scipy import special
 from scipy.interpolate import CubicSpline
 
+import toptraj
 from toptraj import provenance
-from toptraj._validation import check_choice, check_increasing, check_number, check_seed
+from toptraj.exceptions import UnstableStepError
+from toptraj.registry import Axis, GeneratorSpec, RunFunction
 from toptraj.trajectory import Trajectory
+from toptraj.validation import check_choice, check_increasing, check_number, check_seed
 
 SOURCE = "plrf"
 PHASES = ("Ia", "Ib", "Ic", "II", "III", "IVa", "IVb")
@@ -78,15 +81,23 @@ def _trace_d(alpha: float, v: int) -> float:
 class PLRFParams:
     """Parameters of one PLRF + SGD problem.
 
-    alpha : data exponent, > 0 (D_jj = j^-2 alpha)
-    beta : target exponent, with 2 (alpha + beta) > 1 (b_j = j^-beta)
-    d : number of parameters (features), >= 1
-    v : data dimension, >= d; default 4 d (the spec: v = 4d..10d; for 2 alpha < 1 the ratio v/d
-        must stay fixed as d grows, which the default does)
-    lr : learning rate gamma; default 0.25 / Tr(D) (the paper's c = 0.25)
-    batch : batch size B >= 1 (gradient summed over the batch)
-
     ``v`` and ``lr`` are resolved at construction, so ``asdict(params)`` holds the numbers used.
+
+    Parameters
+    ----------
+    alpha : float
+        Data exponent, > 0 (D_jj = j^-2 alpha).
+    beta : float
+        Target exponent, with 2 (alpha + beta) > 1 (b_j = j^-beta).
+    d : int
+        Number of parameters (features), >= 1.
+    v : int or None
+        Data dimension, >= d; None: 4 d (the spec: v = 4d..10d; for 2 alpha < 1 the ratio v/d
+        must stay fixed as d grows, which the default does).
+    lr : float or None
+        Learning rate gamma; None: 0.25 / Tr(D) (the paper's c = 0.25).
+    batch : int
+        Batch size B >= 1 (gradient summed over the batch).
     """
 
     alpha: float
@@ -276,13 +287,13 @@ def _check_stable(params: PLRFParams, spec: Spectrum) -> float:
     lr, bsz = params.lr, params.batch
     edge = lr * (bsz + 1) * spec.lambda_max
     if edge >= 2.0:
-        raise ValueError(
+        raise UnstableStepError(
             f"lr={lr:.6g} is unstable: lr*(batch+1)*lambda_max = {edge:.6g} must be < 2 "
             f"(lambda_max={spec.lambda_max:.6g}); use lr < {2.0 / ((bsz + 1) * spec.lambda_max):.6g}"
         )
     kn = kernel_norm(params, spec)
     if kn >= 1.0:
-        raise ValueError(
+        raise UnstableStepError(
             f"lr={lr:.6g} is unstable: the kernel norm ||K|| = {kn:.6g} must be < 1 (expected loss diverges)"
         )
     return kn
@@ -471,14 +482,14 @@ def _volterra_de(params: PLRFParams, r: np.ndarray) -> Trajectory:
     lr, bsz = params.lr, params.batch
     edge = lr * (bsz + 1) * de.lambda_max
     if edge >= 2.0:
-        raise ValueError(
+        raise UnstableStepError(
             f"lr={lr:.6g} is unstable: lr*(batch+1)*lambda_max = {edge:.6g} must be < 2 "
             f"(lambda_max={de.lambda_max:.6g}, deterministic equivalent); "
             f"use lr < {2.0 / ((bsz + 1) * de.lambda_max):.6g}"
         )
     kn = float(np.sum(de.rho_w * lr * de.x / (2.0 - (bsz + 1) * lr * de.x)))
     if kn >= 1.0:
-        raise ValueError(
+        raise UnstableStepError(
             f"lr={lr:.6g} is unstable: the kernel norm ||K|| = {kn:.6g} must be < 1 (expected loss diverges)"
         )
     n = int(r[-1]) + 1
@@ -1090,30 +1101,40 @@ def compute_optimal_frontier(
     )
 
 
-# -- command line: `toptraj generate plrf ...` ---------------------------------------------------
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `toptraj generate plrf`."""
-    parser.add_argument("--alpha", type=float, required=True, help="data exponent (> 0)")
-    parser.add_argument("--beta", type=float, required=True, help="target exponent (2(alpha+beta) > 1)")
-    parser.add_argument("--d", type=int, required=True, help="number of parameters")
-    parser.add_argument("--v", type=int, default=None, help="data dimension (default 4 d)")
-    parser.add_argument("--lr", type=float, default=None, help="learning rate (default 0.25 / Tr D)")
-    parser.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
-    parser.add_argument(
-        "--steps", default="1:1e5:64", help="START:STOP:N log-spaced, rounded to distinct integers (default 1:1e5:64)"
-    )
-    parser.add_argument("--sgd", action="store_true", help="simulate SGD instead of solving the Volterra equation")
-    parser.add_argument("--n-runs", type=int, default=1, help="SGD runs averaged per seed (with --sgd)")
-    parser.add_argument("--seeds", default="0", help="seeds (each fixes W), e.g. 0:10 or 0,3,7 (default 0)")
+# -- declaration for toptraj's registry ---------------------------------------------------------
+@dataclass(frozen=True)
+class SGDOptions:
+    """Extra arguments of :func:`simulate_sgd` (defaults as there).
+
+    Parameters
+    ----------
+    n_runs : int
+        Independent SGD runs on the same W, averaged.
+    n_proj : int
+        Fixed random projections ``proj_j`` of theta recorded.
+    method : {"eigen", "data"}
+        Sample in the eigenbasis of W^T D W (O(B d) per step) or draw x in R^v (O(B v d)).
+    backend : {"auto", "numpy", "torch"}
+        "auto": torch on a GPU when available, else numpy.
+    """
+
+    n_runs: int = 1
+    n_proj: int = 8
+    method: Literal["eigen", "data"] = "eigen"
+    backend: Literal["auto", "numpy", "torch"] = "auto"
 
 
-def run_cli(args: argparse.Namespace) -> list[Trajectory]:
-    """Build trajectories from parsed `toptraj generate plrf` arguments."""
-    from toptraj.cli_args import parse_int_logspace, parse_seeds
-
-    params = PLRFParams(args.alpha, args.beta, args.d, v=args.v, lr=args.lr, batch=args.batch)
-    steps = parse_int_logspace("--steps", args.steps)
-    seeds = parse_seeds("--seeds", args.seeds)
-    if args.sgd:
-        return [simulate_sgd(params, steps, seed=s, n_runs=args.n_runs) for s in seeds]
-    return [volterra(params, steps, seed=s) for s in seeds]
+SPEC = GeneratorSpec(
+    name="plrf",
+    params=PLRFParams,
+    functions=(
+        RunFunction("volterra", volterra, seed="seed", cli_seeds=(0,),
+                    help="expected loss from the Volterra equation for the W of each seed"),
+        RunFunction("simulate_sgd", simulate_sgd, seed="seed", options=SGDOptions, flag="sgd", cli_seeds=(0,),
+                    help="simulate one-pass SGD instead of solving the Volterra equation"),
+    ),
+    axis=Axis("steps", default="1:1e5:64", integer=True, help="SGD steps r >= 0"),
+    labels=("alpha", "beta", "phase", "eta", "xi"),
+    version=toptraj.__version__,
+    description="Power-law random features under one-pass SGD (Paquette et al., arXiv:2405.15074).",
+)

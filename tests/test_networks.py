@@ -28,7 +28,7 @@ TINY = nw.TrainConfig(
 # -- no torch at import ---------------------------------------------------------------------------
 def test_cli_parser_and_module_do_not_import_torch():
     code = (
-        "import sys, toptraj, toptraj.cli, generators.network, generators.networks;"
+        "import sys, toptraj, toptraj.cli, generators.networks;"
         "toptraj.cli.build_parser(); print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -266,7 +266,7 @@ def generate(spec: str | GeneratorSpec, argv: Sequence[str] | argparse.Namespace
     if fn.progress is not None:
         from tqdm import tqdm
 
-        bar = tqdm(desc=spec.name, unit="step", file=sys.stderr, disable=None)
+        bar = tqdm(desc=spec.name, unit="step", file=sys.stderr)
 
         def progress(n: int = 1, total: int | None = None) -> None:
             if total is not None:
