@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toptraj._validation import check_number
+from toptraj.validation import check_number
 
 
 @dataclass(frozen=True)

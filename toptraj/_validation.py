@@ -1,4 +1,3 @@
 """Deprecated alias of :mod:`toptraj.validation` (kept so that older plug-ins still import)."""
 
 from toptraj.validation import *  # noqa: F403
-from toptraj.validation import __all__  # noqa: F401
