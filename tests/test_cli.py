@@ -139,6 +139,10 @@ def test_exit_status_2_for_bad_input_and_damaged_store(tmp_path, capsys):
     assert main(["generate", "plrf", "--alpha", "0.7", "--beta", "1", "--d", "8", "--n-runs", "2",
                  "--out", str(tmp_path)]) == 2
     assert "--n-runs applies only with --sgd" in _one_line(capsys)
+    assert main(["generate", "modesum", "--a", "2", "--b", "1", "--noise", "0.1", "--out", str(tmp_path)]) == 2
+    assert "seed must be given when noise > 0 (same seed, same numbers); give --seeds" in _one_line(capsys)
+    assert main(["generate"]) == 2
+    assert "give a generator NAME: one of ['modesum'" in _one_line(capsys)
     bad = tmp_path / "store" / "run.npz"
     bad.parent.mkdir()
     bad.write_bytes(b"not an npz file")

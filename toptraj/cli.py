@@ -133,7 +133,10 @@ def _report(command: str, exc: BaseException) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (see the module docstring)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2, its one line already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     command = args.command
     try:
         out = getattr(args, "out", None)

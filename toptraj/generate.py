@@ -277,6 +277,10 @@ def generate(spec: str | GeneratorSpec, argv: Sequence[str] | argparse.Namespace
         options[fn.progress] = progress
     try:
         return _call(fn, params, axis_args, seeds, options)
+    except ValueError as exc:
+        if seeds == [None] and fn.seed != "none" and "seed" in str(exc):  # e.g. noise without a seed
+            raise InputError(f"{exc}; give --seeds") from None
+        raise
     except NumericalError as exc:
         seed_text = "" if seeds == [None] else f", seeds {seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else f", seed {seeds[0]}"
         note = f"{spec.name} {fn.name} with {_describe_params(params)}{seed_text}"
@@ -291,7 +295,7 @@ def generate(spec: str | GeneratorSpec, argv: Sequence[str] | argparse.Namespace
 def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``toptraj generate``: the generator's name, then its own arguments."""
     names = ", ".join(available_generators())
-    parser.add_argument("generator", metavar="NAME", help=f"generator: {names} (toptraj generate NAME --help)")
+    parser.add_argument("generator", metavar="NAME", nargs="?", help=f"generator: {names} (toptraj generate NAME --help)")
     parser.add_argument("arguments", nargs=argparse.REMAINDER, help="the generator's arguments and --out DIR")
 
 
@@ -299,6 +303,8 @@ def run_cli(args: argparse.Namespace) -> int:
     """Run ``toptraj generate NAME ...``: parse the generator's arguments, run it, write the runs."""
     from toptraj.io import save_set
 
+    if args.generator is None:
+        raise InputError(f"give a generator NAME: one of {list(available_generators())}")
     spec = get_generator(args.generator)
     gargs = build_parser(spec).parse_args(args.arguments)
     out = Path(gargs.out)
