@@ -134,27 +134,6 @@ def build_parser(spec: str | GeneratorSpec) -> argparse.ArgumentParser:
     return parser
 
 
-def _call(fn: RunFunction, params: Any, axis_args: list, seeds: list, options: dict) -> list[Trajectory]:
-    if fn.seed == "none":
-        outs = [fn.function(params, *axis_args, **options)]
-    elif fn.seed == "seeds":
-        outs = [fn.function(params, *axis_args, seeds=None if seeds == [None] else seeds, **options)]
-    else:
-        outs = [fn.function(params, *axis_args, seed=s, **options) for s in seeds]
-    runs: list[Trajectory] = []
-    for out in outs:
-        if isinstance(out, Trajectory):
-            runs.append(out)
-        elif isinstance(out, Sequence) or hasattr(out, "__iter__"):
-            items = list(out)
-            if not all(isinstance(t, Trajectory) for t in items):
-                raise TypeError(f"{fn.qualname} returned a sequence with non-Trajectory items")
-            runs.extend(items)
-        else:
-            raise TypeError(f"{fn.qualname} returned {type(out).__name__}, expected Trajectory(s)")
-    return runs
-
-
 def _build(cls: type, values: dict, fields: dict[str, FieldInfo], where: str) -> Any:
     """``cls(**values)``; a message that starts with a field name gets its option name instead."""
     try:
@@ -276,7 +255,7 @@ def generate(spec: str | GeneratorSpec, argv: Sequence[str] | argparse.Namespace
 
         options[fn.progress] = progress
     try:
-        return _call(fn, params, axis_args, seeds, options)
+        return fn.call(params, axis_args, None if seeds == [None] else seeds, options)
     except ValueError as exc:
         if seeds == [None] and fn.seed != "none" and "seed" in str(exc):  # e.g. noise without a seed
             raise InputError(f"{exc}; give --seeds") from None

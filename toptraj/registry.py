@@ -33,7 +33,7 @@ import dataclasses
 import importlib
 import importlib.util
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -136,6 +136,30 @@ class RunFunction:
     work_dir: str | None = None
     progress: str | None = None
     help: str = ""
+
+    def call(self, params: Any, axis: Sequence = (), seeds: Sequence | None = None,
+             options: Mapping[str, Any] | None = None) -> list:
+        """Run the function with its seed convention; the trajectories it returns, as a list.
+
+        ``seeds`` None means no seed: ``seed=None`` for the "seed" convention, no ``seeds``
+        argument for "seeds". "seed" makes one call per seed, the others one call.
+        """
+        from toptraj.trajectory import Trajectory
+
+        kwargs = dict(options or {})
+        if self.seed == "seed":
+            outs = [self.function(params, *axis, seed=s, **kwargs) for s in (seeds or [None])]
+        elif self.seed == "seeds" and seeds is not None:
+            outs = [self.function(params, *axis, seeds=list(seeds), **kwargs)]
+        else:
+            outs = [self.function(params, *axis, **kwargs)]
+        runs = []
+        for out in outs:
+            items = [out] if isinstance(out, Trajectory) else list(out) if isinstance(out, Iterable) else [out]
+            if not items or not all(isinstance(t, Trajectory) for t in items):
+                raise TypeError(f"{self.qualname} returned {type(out).__name__}, expected Trajectory(s)")
+            runs.extend(items)
+        return runs
 
     @property
     def qualname(self) -> str:

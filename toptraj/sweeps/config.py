@@ -21,7 +21,7 @@ import numpy as np
 from toptraj.exceptions import InputError
 from toptraj.parameters import convert, describe, instantiate
 from toptraj.registry import GeneratorSpec, RunFunction, available_generators, get_generator
-from toptraj.trajectory import Trajectory, TrajectorySet, jsonable
+from toptraj.trajectory import Trajectory, jsonable
 from toptraj.validation import check_increasing, check_number
 
 CONFIG_KEYS = ("name", "generator", "function", "params", "grid", "seeds", "axis", "options")
@@ -76,19 +76,9 @@ class RunSpec:
 
     def execute(self) -> list[Trajectory]:
         """Call the generator's run function; the trajectories it returns (raises what it raises)."""
-        fn = self.spec.function(self.function)
-        args = [np.asarray(a) if isinstance(a, list) else a for a in self.call_axis]
-        kwargs = dict(self.call_options)
-        if fn.seed == "seed":
-            kwargs["seed"] = self.seed
-        elif fn.seed == "seeds" and self.seed is not None:
-            kwargs["seeds"] = [self.seed]
-        out = fn.function(self.call_params, *args, **kwargs)
-        if isinstance(out, Trajectory):
-            return [out]
-        if isinstance(out, (TrajectorySet, list, tuple)) and out and all(isinstance(t, Trajectory) for t in out):
-            return list(out)
-        raise TypeError(f"{fn.qualname} returned {type(out).__name__}, expected Trajectory(s)")
+        axis = [np.asarray(a) if isinstance(a, list) else a for a in self.call_axis]
+        seeds = None if self.seed is None else [self.seed]
+        return self.spec.function(self.function).call(self.call_params, axis, seeds, self.call_options)
 
 
 @dataclasses.dataclass(frozen=True)
