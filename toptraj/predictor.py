@@ -282,8 +282,11 @@ class ExponentPredictor(RegressorMixin, BaseEstimator):
         return F, names
 
     def _row(self, it: Any) -> dict:
-        obj = (it.sizes, it.trajectories) if isinstance(it, Sweep) else it
-        return item_features(obj, self.input_type, self.features, int(self.n_points), self.channel)
+        sets = ("topology", "baseline") if self.features == "both" else (self.features,)
+        out: dict = {}
+        for fs in sets:
+            out.update(_cached_features(it, self.input_type, fs, int(self.n_points), self.channel))
+        return out
 
     def _standardise(self, F: np.ndarray) -> np.ndarray:
         Z = (F - self.mean_) / self.scale_
@@ -467,6 +470,29 @@ class ExponentPredictor(RegressorMixin, BaseEstimator):
         if est.coef_.shape != (est.n_targets_, p) or est.mean_.shape != (p,) or est.scale_.shape != (p,):
             raise InputError(f"{path}: array shapes do not match the {p} features in its header")
         return est
+
+
+_CACHE: dict = {}
+_CACHE_SIZE = 20_000
+
+
+def _cached_features(it: Any, input_type: str, features: str, n_points: int, channel: str) -> dict:
+    """Features of one item, memoised on its arrays: evaluations featurise the same runs for several
+    methods (topology, baseline, both) and folds; the maps are pure functions of the arrays."""
+    h = hashlib.sha1()
+    for t in (it.trajectories if isinstance(it, Sweep) else (it,)):
+        h.update(t.times.tobytes())
+        h.update(t.values.tobytes())
+        h.update("|".join(t.channels).encode())
+    if isinstance(it, Sweep):
+        h.update(np.asarray(it.sizes).tobytes())
+    key = (h.hexdigest(), input_type, features, n_points, channel)
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        obj = (it.sizes, it.trajectories) if isinstance(it, Sweep) else it
+        _CACHE[key] = item_features(obj, input_type, features, n_points, channel)
+    return dict(_CACHE[key])
 
 
 def _clone_fitted_standardisation(est: ExponentPredictor, F: np.ndarray) -> ExponentPredictor:
