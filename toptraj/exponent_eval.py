@@ -135,3 +135,46 @@ def verdict(per_draw: list[dict], target: str) -> str:
         head = f"{target}: no clear effect of adding topology to the baselines (MAE change {rel}; an interval includes 0)"
     alone = ", ".join(f"{100 * g['relative']:+.0f}%" for g in topo)
     return head + f"; topology alone vs baseline: {alone}."
+
+
+def demo_dmft(quick: bool = True, seed: int = 0) -> dict:
+    """The exponent demo on DMFT theory runs, as plain data (for ``toptraj demo``).
+
+    (1) r = (a-1)/b from one curve, first 20% of steps and of log-time: every method of
+    :data:`METHODS`, trained on one parameter draw and scored on an independent one.
+    (2) a and b from width sweeps (4 widths, first 20% of steps) by the shipped width-sweep
+    predictor and by the direct (r, m) inversion.
+
+    quick: 16 training and 10 evaluation curves, 2 sweeps (a few CPU seconds); otherwise 60 and
+    40 curves and 6 sweeps (under a minute of CPU).
+
+    Returns
+    -------
+    dict with ``curve`` {scale: {method: metrics}}, ``width_sweep`` {method: {target: metrics}},
+    ``config``, ``cpu_seconds``; metrics as :func:`metrics`.
+    """
+    import time
+
+    from generators import exponent_sets
+    from toptraj.predictor import load_shipped
+
+    t0 = time.process_time()
+    n_train, n_test, n_sweeps = (16, 10, 2) if quick else (60, 40, 6)
+    X, y, g = exponent_sets.make_single("curve", n_train, seed=seed + 1)
+    Xt, yt, _ = exponent_sets.make_single("curve", n_test, seed=seed + 2)
+    out: dict = {"config": {"quick": quick, "seed": seed, "n_train": n_train, "n_test": n_test,
+                            "n_sweeps": n_sweeps, "fraction": 0.2, "data": "DMFT theory, N = P = inf"}}
+    out["curve"] = {}
+    for scale in ("linear", "log"):
+        res = run_methods(X, y, g, Xt, "curve", 0.2, scale, seed=seed)
+        out["curve"][scale] = {m: metrics(yt, r["pred"], r["interval"]) for m, r in res.items()}
+    sweeps, yab, _ = exponent_sets.make_sweeps("width_sweep", n_sweeps, seed=seed + 3, n_sizes=4,
+                                               times=exponent_sets.default_times(48))
+    ws = load_shipped("width_sweep")
+    pred, iv, direct = ws.predict(sweeps), ws.predict_interval(sweeps), ws.direct(sweeps)
+    out["width_sweep"] = {
+        "shipped": {t: metrics(yab[:, j], pred[:, j], iv[:, j, :]) for j, t in enumerate(("a", "b"))},
+        "direct": {t: metrics(yab[:, j], direct[:, j]) for j, t in enumerate(("a", "b"))},
+        "true": yab.tolist(), "predicted": pred.tolist()}
+    out["cpu_seconds"] = round(time.process_time() - t0, 2)
+    return out

@@ -292,22 +292,40 @@ def invert_exponents(r: float, m: float, kind: str = "width_sweep") -> tuple[flo
     return 1.0 + r * b, b
 
 
+def extrapolated_curve(sizes, Ls: np.ndarray) -> np.ndarray:
+    """L(t, size -> inf) from the three largest sizes, assuming L_n(t) = L_inf(t) + c(t) n^-m(t).
+
+    Per time: m from the ratio of the last two differences, then the geometric tail of the
+    differences is added back (Richardson extrapolation). Where the differences are not positive
+    and decreasing, the largest size's value is kept. Ls shape (n_sizes, n_steps) -> (n_steps,).
+    """
+    n = np.asarray(sizes, dtype=np.float64)
+    d1, d2 = Ls[-3] - Ls[-2], Ls[-2] - Ls[-1]
+    out = Ls[-1].copy()
+    ok = (d1 > 0) & (d2 > 0) & (d1 > d2)
+    m = np.log(d1[ok] / d2[ok]) / math.log(n[-2] / n[-3])
+    out[ok] = Ls[-1][ok] - d2[ok] / ((n[-1] / n[-2]) ** m - 1.0)
+    return positive(np.where(out > 0, out, Ls[-1]))
+
+
 def sweep_baseline(sizes, trajectories, kind: str, channel: str = "test_loss") -> dict[str, float]:
-    """Plateau-vs-size fit, early 1/N check, the largest size's time exponent and implied (a, b)."""
+    """Plateau-vs-size fit, early 1/N check, the time exponent of the size-extrapolated curve (and of
+    the largest size) and the (a, b) they imply."""
     sizes = np.asarray(sizes, dtype=np.float64)
     big = trajectories[-1]
     base = curve_baseline(big.times, big.channel(channel), prefix="big_")
     Ls = np.array([positive(t.channel(channel)) for t in trajectories])  # (n_sizes, n_steps), one grid
     out = dict(base)
+    out.update(curve_baseline(big.times, extrapolated_curve(sizes, Ls), prefix="ext_"))
     m_end = sizes_exponent(sizes, Ls[:, -1])
     m_mid = sizes_exponent(sizes, Ls[:, Ls.shape[1] // 2])
     i0 = int(np.argmax(big.times > 0))
     m_early = sizes_exponent(sizes, Ls[:, i0])
-    r = -base["big_slope_late"]
+    r = -out["ext_slope_late"]
     out.update({"m_end": m_end, "m_mid": m_mid, "m_early": m_early,
                 "plateau_slope": float(np.polyfit(np.log(sizes), np.log(Ls[:, -1]), 1)[0])})
     a1, b1 = invert_exponents(r, m_end, kind)
-    a2, b2 = invert_exponents(base["big_power_law_r"], m_end, kind)
+    a2, b2 = invert_exponents(out["ext_power_law_r"], m_end, kind)
     out.update({"implied_a": a1, "implied_b": b1, "implied_a_fit": a2, "implied_b_fit": b2})
     return out
 

@@ -538,5 +538,12 @@ def load_shipped(input_type: str = "curve") -> ExponentPredictor:
     return ExponentPredictor.load(path)
 
 
-__all__ = ["ExponentPredictor", "Sweep", "check_items", "item_groups", "load_shipped", "observe", "shipped_path",
+def demo_dmft(quick: bool = True, seed: int = 0) -> dict:
+    """The exponent demo on DMFT runs as plain data; see :func:`toptraj.exponent_eval.demo_dmft`."""
+    from toptraj.exponent_eval import demo_dmft as _demo
+
+    return _demo(quick=quick, seed=seed)
+
+
+__all__ = ["ExponentPredictor", "Sweep", "demo_dmft", "check_items", "item_groups", "load_shipped", "observe", "shipped_path",
            "time_shuffled"]
