@@ -39,16 +39,21 @@ TARGETS = {"curve": ("r",), "pair": ("r",), "weights": ("r",), "order_parameters
 
 
 def config(quick: bool) -> dict:
+    """Sizes. The default (non-quick) run is sized for a shared 2-core machine: 30 training points
+    per draw, 24 evaluation points, 12/10 sweeps; pass larger numbers by editing here."""
     if quick:
         return {"n_train": 12, "n_test": 8, "n_sweeps_train": 6, "n_sweeps_test": 4, "n_times": 40, "n_sizes": 3,
-                "fractions": (0.2,), "scales": ("log",), "n_draws": 2,
-                "datasets": (("dmft_time", "curve"), ("dmft_time", "weights"), ("dmft_time", "order_parameters"),
-                             ("dmft_sweep", "width_sweep"))}
-    return {"n_train": 60, "n_test": 40, "n_sweeps_train": 24, "n_sweeps_test": 16, "n_times": 64, "n_sizes": 4,
-            "fractions": (0.1, 0.2, 0.3, 0.5), "scales": ("linear", "log"), "n_draws": 2,
-            "datasets": (("dmft_time", "curve"), ("dmft_time", "weights"), ("dmft_time", "order_parameters"),
-                         ("dmft_wide", "curve"), ("dmft_wide", "pair"), ("dmft_sweep", "width_sweep"),
-                         ("dmft_sweep", "data_sweep"))}
+                "n_draws": 2,
+                "rows": (("dmft_time", "curve", (0.2,), ("log",)), ("dmft_time", "weights", (0.2,), ("log",)),
+                         ("dmft_time", "order_parameters", (0.2,), ("log",)),
+                         ("dmft_sweep", "width_sweep", (0.2,), ("log",)))}
+    both = ("linear", "log")
+    return {"n_train": 30, "n_test": 24, "n_sweeps_train": 12, "n_sweeps_test": 10, "n_times": 48, "n_sizes": 4,
+            "n_draws": 2,
+            "rows": (("dmft_time", "curve", (0.1, 0.2, 0.3, 0.5), both), ("dmft_sweep", "width_sweep", (0.2, 0.5), both),
+                     ("dmft_time", "order_parameters", (0.2, 0.5), both), ("dmft_time", "weights", (0.2, 0.5), both),
+                     ("dmft_wide", "curve", (0.2, 0.5), both), ("dmft_wide", "pair", (0.2,), both),
+                     ("dmft_sweep", "data_sweep", (0.2,), ("linear",)))}
 
 
 def make(dataset: str, input_type: str, n: int, n_sweeps: int, seed: int, cfg: dict):
@@ -61,14 +66,14 @@ def make(dataset: str, input_type: str, n: int, n_sweeps: int, seed: int, cfg: d
 
 def study(cfg: dict, seed: int, log=print) -> dict:
     rows = []
-    for dataset, itype in cfg["datasets"]:
+    for dataset, itype, fractions, scales in cfg["rows"]:
         t0 = time.process_time()
         draws = [make(dataset, itype, cfg["n_train"], cfg["n_sweeps_train"], seed + 100 * d, cfg)
                  for d in range(cfg["n_draws"])]
         Xt, yt, _ = make(dataset, itype, cfg["n_test"], cfg["n_sweeps_test"], seed + 999, cfg)
         gen_cpu = time.process_time() - t0
-        for scale in cfg["scales"]:
-            for f in cfg["fractions"]:
+        for scale in scales:
+            for f in fractions:
                 t1 = time.process_time()
                 per_draw, tables = [], []
                 for d, (X, y, g) in enumerate(draws):

@@ -8,8 +8,8 @@ curve: 160 DMFT theory curves (gradient flow, N = P = inf, M log-uniform in [1e5
 (x0.3-3), each cut to a random 20-100% of its log-time (so that any observed window is in the
 training distribution; the predictor takes a user's file as the observed part, fraction 1.0).
 Target r = (a-1)/b; features "both".
-width_sweep: 60 sweeps of 4 widths N = n0 2^i (n0 in [32, 512], P = inf), observed to the first
-20% of steps; targets (a, b); features "both".
+width_sweep: 40 sweeps of 4 widths N = n0 2^i (n0 in [32, 512], P = inf), 48 log-spaced times in
+[1, 1e4], observed to the first 20% of steps; targets (a, b); features "both".
 
 --check retrains and compares the arrays with the shipped file (exit 1 if any differs).
 """
@@ -35,7 +35,8 @@ def train(input_type: str, seed: int) -> ExponentPredictor:
         X = [t.truncate(float(rng.uniform(0.2, 1.0)), "log") for t in X]
         est = ExponentPredictor(input_type="curve", features="both", fraction=1.0, seed=seed)
     else:
-        X, y, groups = exponent_sets.make_sweeps("width_sweep", 60, seed=seed, n_sizes=4)
+        X, y, groups = exponent_sets.make_sweeps("width_sweep", 40, seed=seed, n_sizes=4,
+                                                 times=exponent_sets.default_times(48))
         est = ExponentPredictor(input_type="width_sweep", features="both", fraction=0.2, scale="linear", seed=seed)
     return est.fit(X, y, groups=groups)
 
