@@ -283,3 +283,16 @@ def test_weight_paths_featurise_and_fit():
     names = est.feature_names_
     assert any(n.startswith("w_H1_") for n in names) and "w_ph_dim" in names and "w_speed_slope" in names
     assert np.all(np.isfinite(est.predict(X)))
+
+
+@pytest.mark.slow
+def test_demo_dmft_quick_returns_every_method_and_the_sweep():
+    from toptraj.predictor import demo_dmft
+
+    out = demo_dmft(quick=True, seed=0)
+    for scale in ("linear", "log"):
+        res = out["curve"][scale]
+        assert set(res) == {"topology", "baseline", "both", "null", "direct", "mean"}
+        assert res["baseline"]["mae"] < res["mean"]["mae"]
+        assert 0.0 <= res["both"]["coverage"] <= 1.0
+    assert set(out["width_sweep"]["shipped"]) == {"a", "b"} and out["cpu_seconds"] > 0
