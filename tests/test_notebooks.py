@@ -16,6 +16,9 @@ def test_notebook_runs(path, tmp_path):
     client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    if nb.metadata.get("toptraj", {}).get("expects_figures"):
+        images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+        assert images, f"{path.name} should show its figures as image outputs"
 
 
 def test_there_is_a_notebook():
