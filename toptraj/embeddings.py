@@ -285,6 +285,9 @@ class LogTimeResampler(TransformerMixin, BaseEstimator, auto_wrap_output_keys=No
 
     def transform(self, X: Sequence[Any]) -> np.ndarray:
         """Trajectories -> array, shape (n_samples, n_points, n_features)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "columns_")
         self._validate()
         items = _check_trajectories(X)
         return np.stack([self._one(i, t) for i, t in enumerate(items)])
@@ -370,6 +373,9 @@ class DelayEmbedder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
 
     def transform(self, X: Any) -> list[np.ndarray]:
         """Array (n, n_points, f) -> list of n point clouds."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "n_features_in_")
         arr = self._check_X(X)
         cols = self._cols(arr.shape[2])
         return [delay_embed(curve[:, cols], self.dim, self.lag) for curve in arr]

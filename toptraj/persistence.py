@@ -347,6 +347,9 @@ class VietorisRips(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     def transform(self, X: Any) -> list[Diagram]:
         """List of n point clouds -> list of n diagrams."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "dims_")
         self._validate()
         items = _check_clouds(X)
         if self.backend == "mst":
@@ -405,6 +408,9 @@ class LowerStar(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     def transform(self, X: Any) -> list[Diagram]:
         """Curves -> list of n diagrams."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "n_features_in_")
         arr = self._check_X(X)
         return [lower_star_diagram(c[:, int(self.column)], self.superlevel) for c in arr]
 
