@@ -11,11 +11,11 @@ Model (spec 1)
     nonlinearity acts on O(1) inputs; irrelevant for the homogeneous relu up to the ridge scale);
     z = theta . phi fitted on T samples by ridge regression with ridge gamma:
 
-        minimise (1/T) sum_mu (z(x_mu) - y_mu)^2 + gamma (N / M) |theta|^2.
+        minimise (1/T) sum_mu (z(x_mu) - y_mu)^2 + gamma (N / M) norm(theta)^2.
 
     The factor N/M is the DMFT normalisation: with U = A / sqrt(M) (A iid N(0, 1)) the readout
     w_dmft = theta sqrt(N/M) gives z = w_dmft . A x / sqrt(N), the student of dmft.md, and the
-    penalty gamma |w_dmft|^2; so gamma here is the Laplace variable s = gamma of dmft.md section 2.
+    penalty gamma norm(w_dmft)^2; so gamma here is the Laplace variable s = gamma of dmft.md section 2.
     gamma = 0 means the minimum-norm least-squares fit (ridgeless).
     Test loss L = E (z - y)^2 over a fresh x and eps: no factor 1/2, the label noise of the test
     point included (L >= noise^2).
@@ -63,16 +63,26 @@ _NONLINEAR_N_TEST = 8192  # default Monte Carlo test-set size for nonlinear maps
 
 @dataclass(frozen=True)
 class MaloneyParams:
-    """Parameters of the latent-space model (spec 1; conventions in the module docstring).
+    """Parameters of the latent-space model (conventions in the module docstring).
 
-    alpha : spectral exponent, > 0 (lambda_I = I^-(1+alpha))
-    M : latent dimension, positive integer
-    N : number of random features, positive integer (math.inf allowed for the theory)
-    T : number of training samples, positive integer (math.inf allowed for the theory)
-    ridge : gamma >= 0 in the DMFT normalisation (0 = minimum-norm least squares)
-    feature_map : "linear", "relu" or "tanh"
-    sigma_w : teacher scale > 0, w_I ~ N(0, sigma_w^2 / M)
-    noise : label-noise standard deviation >= 0
+    Parameters
+    ----------
+    alpha : float > 0
+        Spectral exponent: lambda_I = I^-(1+alpha).
+    M : int >= 1
+        Latent dimension.
+    N : int >= 1 or math.inf
+        Number of random features (math.inf allowed for the theory).
+    T : int >= 1 or math.inf
+        Number of training samples (math.inf allowed for the theory).
+    ridge : float >= 0
+        gamma in the DMFT normalisation (0 = minimum-norm least squares).
+    feature_map : {"linear", "relu", "tanh"}
+        The feature map phi = U x or sigma(U x / s).
+    sigma_w : float > 0
+        Teacher scale, w_I ~ N(0, sigma_w^2 / M).
+    noise : float >= 0
+        Label-noise standard deviation.
     """
 
     alpha: float

@@ -10,6 +10,7 @@ the early/late width exponents, the crossover t_x and the overfitting onset t_of
 definitions of ../shared/specs/dmft.md section 6 (the widest model stands in for infinite width).
 
 Parametrisations (``parametrization``):
+
 * ``standard``: every weight N(0, g/fan_in) (g = 2 after a ReLU, else 1), one learning rate.
 * ``mup``: maximal-update parametrisation (Yang & Hu, Tensor Programs V, Table 3) relative to
   ``base_width`` (m = width / base_width; at m = 1 it equals ``standard``): output weights have
@@ -94,6 +95,8 @@ class TrainingDivergedError(ValueError):
 class TrainConfig:
     """Configuration of one training run (the seed is separate).
 
+    Parameters
+    ----------
     dataset : 'mnist1d' (default), 'digits' or 'text'
     arch : 'mlp' or 'cnn' (image data), 'transformer' (text)
     width : hidden units / channels / model dimension (> 0); the swept parameter

@@ -4,7 +4,7 @@ The model of Paquette, Paquette, Xiao and Pennington, "4+3 Phases of Compute-Opt
 Laws" (NeurIPS 2024), as specified in ../shared/specs/plrf_volterra.md:
 
     x ~ N(0, D) in R^v, D = diag(j^-2 alpha);  y = <x, b>, b_j = j^-beta;
-    features W^T x in R^d, W_ij ~ N(0, 1/d);   P(theta) = |D^1/2 (W theta - b)|^2;
+    features W^T x in R^d, W_ij ~ N(0, 1/d);   P(theta) = norm(D^1/2 (W theta - b))^2;
     theta_{r+1} = theta_r - lr * sum_{i<=B} W^T x_i (<W^T x_i, theta_r> - <x_i, b>),  theta_0 = 0.
 
 Public API
@@ -78,6 +78,10 @@ def _trace_d(alpha: float, v: int) -> float:
 class PLRFParams:
     """Parameters of one PLRF + SGD problem.
 
+    ``v`` and ``lr`` are resolved at construction, so ``asdict(params)`` holds the numbers used.
+
+    Parameters
+    ----------
     alpha : data exponent, > 0 (D_jj = j^-2 alpha)
     beta : target exponent, with 2 (alpha + beta) > 1 (b_j = j^-beta)
     d : number of parameters (features), >= 1
@@ -85,8 +89,6 @@ class PLRFParams:
         must stay fixed as d grows, which the default does)
     lr : learning rate gamma; default 0.25 / Tr(D) (the paper's c = 0.25)
     batch : batch size B >= 1 (gradient summed over the batch)
-
-    ``v`` and ``lr`` are resolved at construction, so ``asdict(params)`` holds the numbers used.
     """
 
     alpha: float
@@ -182,8 +184,8 @@ class Spectrum:
     gproj : (d,) V^T W^T D b (the target's coordinates times sqrt(lam))
     weights : (d,) w_k = gproj_k^2 / lam_k (0 for lumped modes)
     reliable : (d,) bool, lam_k >= 1e-10 lam_max
-    p_frozen : P_inf plus the weight of lumped modes (= |D^1/2 b|^2 - sum of reliable w_k)
-    p0 : |D^1/2 b|^2 = sum_{j<=v} j^-2(alpha+beta) = P(0)
+    p_frozen : P_inf plus the weight of lumped modes (= norm(D^1/2 b)^2 - sum of reliable w_k)
+    p0 : norm(D^1/2 b)^2 = sum_{j<=v} j^-2(alpha+beta) = P(0)
     """
 
     lam: np.ndarray
@@ -634,7 +636,7 @@ def volterra(params: PLRFParams, steps, seed: int | None = 0) -> Trajectory:
     ----------
     params : PLRFParams
     steps : array of int, shape (n_steps,)
-        Strictly increasing SGD steps r >= 0 (r = 0 is the initial loss P(0) = |D^1/2 b|^2).
+        Strictly increasing SGD steps r >= 0 (r = 0 is the initial loss P(0) = norm(D^1/2 b)^2).
     seed : int or None
         Fixes W (the same W as :func:`simulate_sgd` with this seed). ``None``: the deterministic
         equivalent (no random W; approximates the average over W, error O(1/d)): F and K are

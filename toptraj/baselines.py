@@ -57,6 +57,19 @@ def loglog_slope(times, loss, last: float = 1.0) -> SlopeFit:
         Points with t <= 0 or L <= 0 are ignored (logs undefined).
     last : float in (0, 1]
         Fraction of the log-time range, counted from the end, used for the fit.
+
+    Returns
+    -------
+    SlopeFit
+        ``slope``, its standard error, ``intercept`` and the number of points used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.geomspace(1, 1e4, 9)
+    >>> fit = loglog_slope(t, 3.0 * t**-0.25)
+    >>> round(fit.slope, 6), fit.n_points
+    (-0.25, 9)
     """
     last = check_fraction("last", last)
     t, y = _positive_curve(times, loss)

@@ -133,6 +133,14 @@ def delay_embed(x: Any, dim: int, lag: int) -> np.ndarray:
     Returns
     -------
     array, shape (n - (dim - 1) * lag, dim * c)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> delay_embed(np.arange(5.0), dim=2, lag=2)
+    array([[0., 2.],
+           [1., 3.],
+           [2., 4.]])
     """
     arr, _ = _as_2d("x", x)
     dim = check_number("dim", dim, low=1, integer=True)

@@ -214,6 +214,14 @@ def lower_star_diagram(signal: Any, superlevel: bool = False) -> Diagram:
     -------
     Diagram with dims ``(0,)``; zero-length bars are not reported.
 
+    Examples
+    --------
+    Two valleys (1 and 0) meet at the saddle 2: the younger one, born at 1, dies there.
+
+    >>> lower_star_diagram([3.0, 1.0, 2.0, 0.0, 4.0])[0]
+    array([[ 0., inf],
+           [ 1.,  2.]])
+
     Cost: O(n log n) (sort) + O(n alpha(n)) union-find.
     """
     f = check_finite_array("signal", signal, ndim=1)

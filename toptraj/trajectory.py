@@ -93,6 +93,18 @@ class Trajectory:
         Ground truth, names from :data:`KNOWN_LABELS`; floats (NaN where undefined) or strings.
     provenance : dict
         Package versions, device, git revision, creation time (see :func:`toptraj.provenance.collect`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.geomspace(1, 1e4, 9)
+    >>> run = Trajectory(times=t, values=t**-0.5, channels=("test_loss",), labels={"time_exponent": 0.5})
+    >>> run.values.shape
+    (9, 1)
+    >>> run.truncate(0.5).times.round(2)  # the first half of log-time
+    array([  1.  ,   3.16,  10.  ,  31.62, 100.  ])
+    >>> run.truncate(0.5, scale="linear").times.size  # the first half of the steps
+    8
     """
 
     times: np.ndarray
