@@ -2,7 +2,8 @@
 
     L(t) = A * sum_k k^-a exp(-2 k^-b c t),      H_k(t) = exp(-k^-b c t)
 
-(../shared/specs/dmft.md section 4, first bullet), with an amplitude ``A`` and a time-scale
+(the time-bottleneck limit N, P -> inf of Bordelon, Atanasov, Pehlevan, arXiv:2402.01092;
+docs/theory/modesum.rst), with an amplitude ``A`` and a time-scale
 (learning-rate) factor ``c`` that real runs never reveal, and optional multiplicative log-normal
 observation noise. In the power-law regime L ~ t^-(a-1)/b.
 

@@ -1,4 +1,4 @@
-"""Transition times of a run, with the project's fixed definitions (../shared/specs/dmft.md section 6).
+"""Transition times of a run, with the project's fixed definitions (docs/theory/dmft.rst, Labels).
 
 - Overfitting onset t_of: the first time the gap ratio (L_test - L_train) / L_test reaches 0.1.
 - Width-correction crossover t_x: with dL(t, N) = L(t, N) - L(t, inf), the local width exponent
