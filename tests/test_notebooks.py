@@ -28,6 +28,7 @@ def _pngs(cell):
     return [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs_and_embeds_every_figure(path, monkeypatch):
     # As in CI (and .ci/dev): a headless backend in the environment. The notebook must still
