@@ -88,7 +88,7 @@ def mean_curves(ts, channel: str) -> dict:
 
 
 def kappa_curves(ts) -> dict:
-    """kappa_N(t) of dmft.md section 6 for each N with 2N < N_max swept (seed-mean test loss)."""
+    """kappa_N(t) of docs/theory/dmft.rst section 6 for each N with 2N < N_max swept (seed-mean test loss)."""
     curves = mean_curves(ts, "test_loss")
     widths = sorted(curves)
     ref = curves[widths[-1]]

@@ -101,6 +101,7 @@ def test_bad_arguments_exit_2_without_traceback(tmp_path):
     assert afile.read_text() == "keep me"  # nothing already written is lost
 
 
+@pytest.mark.slow
 def test_demo_quick(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "report.json").read_text())

@@ -372,7 +372,7 @@ def test_empirical_ntk_spectrum_on_real_net_and_bad_input():
     assert torch.is_grad_enabled()
 
 
-# -- sweep labels (dmft.md section 6) on synthetic curves with known answers -------------------------
+# -- sweep labels (docs/theory/dmft.rst section 6) on synthetic curves with known answers -------------------------
 def _synthetic_sweep(m_late=2.0, amp=0.3):
     """L(t, N) = L_inf(t) + amp N^-kappa(t); kappa = 1, then linear in log t to m_late, then m_late."""
     from toptraj.trajectory import Trajectory

@@ -256,6 +256,7 @@ def _sgd_vs_volterra(p, seed, tiers):
     return np.concatenate(steps_all), np.concatenate(rel), np.concatenate(z)
 
 
+@pytest.mark.slow
 def test_sgd_mean_matches_volterra_same_w():
     # Issue 4: within 2% over r in [1, 3000] at d=100, v=400, alpha=beta=0.7, B=1, same W.
     # n_runs per range keeps the standard error <~ 0.5% (per-run loss std is ~50% at r ~ 15).
@@ -402,6 +403,7 @@ def test_deterministic_equivalent_masses_p0_and_metadata():
     assert np.array_equal(volterra(p, r, seed=None).values, de.values)
 
 
+@pytest.mark.slow
 def test_deterministic_equivalent_p_inf_and_kernel_norm_vs_w_average():
     # linear functionals of the spectral measures: the W-average estimates them without bias, the DE approximates
     p = PLRFParams(0.7, 0.7, 64)
@@ -415,6 +417,7 @@ def test_deterministic_equivalent_p_inf_and_kernel_norm_vs_w_average():
     assert abs(solver["kernel_norm"] / kn.mean() - 1) < 0.02
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "alpha,beta,d,n_seeds,tol",
     [

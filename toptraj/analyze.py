@@ -4,8 +4,8 @@ trajectories (`.npz` from `toptraj generate`/`sweep`, or a folder of them).
 For each run: the fitted time exponent r of L ~ L0 + A t^-r with its standard error, the late
 log-log slope with its standard error, a topological summary of the curve (persistence of the
 log-log path and of its local slope), and, when a test loss is present, the overfitting onset
-(first step where (test - train) / test reaches 0.1, the definition of ../shared/specs/dmft.md
-section 6). Prints a table and writes summary.json and a plot into ``out``.
+(first step where (test - train) / test reaches 0.1, the definition of docs/theory/dmft.rst,
+Labels). Prints a table and writes summary.json and a plot into ``out``.
 """
 
 from __future__ import annotations

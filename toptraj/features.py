@@ -68,6 +68,15 @@ def persistence_entropy(d: Diagram, q: int, inf_value: float | None = None, base
     -------
     float >= 0; 0.0 for a diagram with no bar of positive length (giotto-tda gives NaN there,
     filled with -1 by default).
+
+    Examples
+    --------
+    Two bars of equal length: p = (1/2, 1/2), entropy log 2 nats or 1 bit.
+
+    >>> import numpy as np
+    >>> d = Diagram((np.array([[0.0, 1.0], [0.5, 1.5]]),), dims=(0,))
+    >>> round(persistence_entropy(d, 0), 6), persistence_entropy(d, 0, base=2)
+    (0.693147, 1.0)
     """
     lt = np.diff(_pairs(d, q, inf_value), axis=1)[:, 0]
     lt = lt[lt > 0]

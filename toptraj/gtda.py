@@ -123,6 +123,9 @@ class GtdaVietorisRips(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Any) -> list[Diagram]:
         """List of n point clouds -> list of n diagrams with dims (0..maxdim)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "dims_")
         vr = self._make()
         clouds = [np.asarray(c, dtype=np.float64) for c in X]
         if not clouds:

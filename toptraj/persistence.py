@@ -217,6 +217,14 @@ def lower_star_diagram(signal: Any, superlevel: bool = False) -> Diagram:
     -------
     Diagram with dims ``(0,)``; zero-length bars are not reported.
 
+    Examples
+    --------
+    Two valleys (1 and 0) meet at the saddle 2: the younger one, born at 1, dies there.
+
+    >>> lower_star_diagram([3.0, 1.0, 2.0, 0.0, 4.0])[0]
+    array([[ 0., inf],
+           [ 1.,  2.]])
+
     Cost: O(n log n) (sort) + O(n alpha(n)) union-find.
     """
     f = check_finite_array("signal", signal, ndim=1)
@@ -350,6 +358,9 @@ class VietorisRips(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     def transform(self, X: Any) -> list[Diagram]:
         """List of n point clouds -> list of n diagrams."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "dims_")
         self._validate()
         items = _check_clouds(X)
         if self.backend == "mst":
@@ -408,6 +419,9 @@ class LowerStar(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     def transform(self, X: Any) -> list[Diagram]:
         """Curves -> list of n diagrams."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "n_features_in_")
         arr = self._check_X(X)
         return [lower_star_diagram(c[:, int(self.column)], self.superlevel) for c in arr]
 

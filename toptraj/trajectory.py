@@ -31,8 +31,8 @@ KNOWN_LABELS: dict[str, str] = {
     "data_exponent": "exponent of L ~ P^-m at t -> infinity",
     "width_exponent_early": "exponent of L(t,N) - L(t,inf) ~ N^-k at early times",
     "width_exponent_late": "exponent of L(t,N) - L(t,inf) ~ N^-k at late times",
-    "t_x": "width-correction crossover time (dmft.md section 6)",
-    "t_of": "overfitting onset time (dmft.md section 6)",
+    "t_x": "width-correction crossover time (docs/theory/dmft.rst, Labels)",
+    "t_of": "overfitting onset time (docs/theory/dmft.rst, Labels)",
     "phase": "phase name (PLRF: Ia, Ib, Ic, II, III, IVa, IVb)",
     "eta": "compute-optimal loss exponent, L* ~ f^-eta",
     "xi": "compute-optimal size exponent, d* ~ f^xi",
@@ -96,6 +96,18 @@ class Trajectory:
         Ground truth, names from :data:`KNOWN_LABELS`; floats (NaN where undefined) or strings.
     provenance : dict
         Package versions, device, git revision, creation time (see :func:`toptraj.provenance.collect`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.geomspace(1, 1e4, 9)
+    >>> run = Trajectory(times=t, values=t**-0.5, channels=("test_loss",), labels={"time_exponent": 0.5})
+    >>> run.values.shape
+    (9, 1)
+    >>> run.truncate(0.5).times.round(2)  # the first half of log-time
+    array([  1.  ,   3.16,  10.  ,  31.62, 100.  ])
+    >>> run.truncate(0.5, scale="linear").times.size  # the first half of the steps
+    8
     """
 
     times: np.ndarray

@@ -11,6 +11,7 @@ definitions of docs/theory/dmft.rst section 6 (the widest model stands in for in
 docs/theory/networks.rst for these runs and Bordelon, Atanasov, Pehlevan, arXiv:2402.01092 for the labels.
 
 Parametrisations (``parametrization``):
+
 * ``standard``: every weight N(0, g/fan_in) (g = 2 after a ReLU, else 1), one learning rate.
 * ``mup``: maximal-update parametrisation (Yang & Hu, Tensor Programs V, Table 3) relative to
   ``base_width`` (m = width / base_width; at m = 1 it equals ``standard``): output weights have
@@ -35,7 +36,7 @@ default sketch is a sparse sign projection (4 nonzeros per parameter, generated 
 ``projection_seed``), so it never holds a dense d x n_params matrix.
 
 Package layout (every name is re-exported here, so ``from generators.networks import X`` is unchanged)
------------------------------------------------------------------------------------------------------
+------------------------------------------------------------------------------------------------------
 config    TrainConfig, SOURCE and the allowed values, select_device
 data      the offline data sets (load_dataset, DataSet); generators._datasets is an alias
 models    build_model: MLP, CNN and transformer with standard or muP parametrisation

@@ -5,7 +5,7 @@ Laws" (NeurIPS 2024), arXiv:2405.15074; the equations and conventions implemente
 in docs/theory/plrf.rst:
 
     x ~ N(0, D) in R^v, D = diag(j^-2 alpha);  y = <x, b>, b_j = j^-beta;
-    features W^T x in R^d, W_ij ~ N(0, 1/d);   P(theta) = |D^1/2 (W theta - b)|^2;
+    features W^T x in R^d, W_ij ~ N(0, 1/d);   P(theta) = norm(D^1/2 (W theta - b))^2;
     theta_{r+1} = theta_r - lr * sum_{i<=B} W^T x_i (<W^T x_i, theta_r> - <x_i, b>),  theta_0 = 0.
 
 Public API
@@ -41,7 +41,7 @@ sample stream is a separate child stream of the same seed.
 phase table).
 
 Package layout (every name is re-exported here, so ``from generators.plrf import X`` is unchanged)
--------------------------------------------------------------------------------------------------
+--------------------------------------------------------------------------------------------------
 params         PLRFParams
 phases         phase, compute_optimal_exponents, the phase labels of a run
 spectral       Spectrum and spectrum (one draw of W, LRU-cached), kernel_norm, stability and step checks

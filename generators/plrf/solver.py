@@ -194,7 +194,7 @@ def volterra(params: PLRFParams, steps, seed: int | None = 0) -> Trajectory:
     ----------
     params : PLRFParams
     steps : array of int, shape (n_steps,)
-        Strictly increasing SGD steps r >= 0 (r = 0 is the initial loss P(0) = |D^1/2 b|^2).
+        Strictly increasing SGD steps r >= 0 (r = 0 is the initial loss P(0) = norm(D^1/2 b)^2).
     seed : int or None
         Fixes W (the same W as :func:`simulate_sgd` with this seed). ``None``: the deterministic
         equivalent (no random W; approximates the average over W, error O(1/d)): F and K are

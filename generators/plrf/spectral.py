@@ -33,8 +33,8 @@ class Spectrum:
     gproj : (d,) V^T W^T D b (the target's coordinates times sqrt(lam))
     weights : (d,) w_k = gproj_k^2 / lam_k (0 for lumped modes)
     reliable : (d,) bool, lam_k >= 1e-10 lam_max
-    p_frozen : P_inf plus the weight of lumped modes (= |D^1/2 b|^2 - sum of reliable w_k)
-    p0 : |D^1/2 b|^2 = sum_{j<=v} j^-2(alpha+beta) = P(0)
+    p_frozen : P_inf plus the weight of lumped modes (= norm(D^1/2 b)^2 - sum of reliable w_k)
+    p0 : norm(D^1/2 b)^2 = sum_{j<=v} j^-2(alpha+beta) = P(0)
     """
 
     lam: np.ndarray
