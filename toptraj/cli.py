@@ -1,7 +1,8 @@
 """The `toptraj` command line.
 
     toptraj demo [--out DIR] [--quick]          the main job (predict exponents from early training)
-    toptraj analyze FILE.csv|FOLDER [--out DIR] a user's own loss curves
+    toptraj analyze FILE|FOLDER... [--out DIR]  a user's own runs (toptraj.readers formats)
+    toptraj predict FILE... [--N W --P S] [--horizon STEPS] [--fraction f]  runs still going
     toptraj generate NAME [model args] --out DIR  write generated trajectories to the store
     toptraj sweep CONFIG.toml [--out STORE] ...    a resumable grid of runs (see toptraj.sweeps)
 
@@ -52,10 +53,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     demo.add_argument("--scale", choices=("linear", "log"), default="linear",
                       help="axis on which the fraction is counted (default linear steps)")
 
-    analyze = sub.add_parser("analyze", help="analyse your own loss curve(s) from CSV")
-    analyze.add_argument("path", help="CSV file (columns step, loss[, test_loss][, run]), folder of CSVs, "
-                         "or stored trajectories (.npz file or folder)")
-    analyze.add_argument("--out", default="out/analyze", help="folder for the plot and summary JSON (default out/analyze)")
+    from toptraj import analyze as _analyze
+    from toptraj import predict as _predict
+
+    _analyze.add_cli_arguments(sub.add_parser("analyze", help="exponents, intervals and onsets of your own runs"))
+    _predict.add_cli_arguments(sub.add_parser("predict", help="forecast runs still going from their logs so far"))
 
     if importlib.util.find_spec("toptraj.sweeps") is not None:
         from toptraj import sweeps
@@ -109,7 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "analyze":
             from toptraj.analyze import run_analyze
 
-            return run_analyze(args.path, out=args.out)
+            return run_analyze(args.paths, out=args.out, columns=args.columns, window=args.window, seed=args.seed,
+                               plots=not args.no_plots)
+        if args.command == "predict":
+            from toptraj.predict import run_predict
+
+            return run_predict(args.paths, N=args.N, P=args.P, horizon=args.horizon, fraction=args.fraction,
+                               out=args.out, columns=args.columns, window=args.window, seed=args.seed,
+                               plots=not args.no_plots)
     except ValueError as exc:  # includes InputError, StoreError: the user's input broke a rule
         print(f"toptraj {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
