@@ -102,7 +102,8 @@ def log_bin(times, loss, bins_per_decade: int = BINS_PER_DECADE) -> BinnedCurve:
     if lt.size == 0:
         return BinnedCurve(np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), 0)
     width = math.log(10.0) / bins_per_decade
-    idx = np.floor((lt - lt[0]) / width).astype(np.int64)
+    # the 1e-7 snaps points lying on a bin edge (up to rounding of log t) to one side, whatever the time unit
+    idx = np.floor((lt - lt[0]) / width + 1e-7).astype(np.int64)
     counts = np.bincount(idx)
     nz = counts > 0
     out_t = np.bincount(idx, weights=lt)[nz] / counts[nz]
@@ -320,11 +321,12 @@ def fit_exponent(times, loss, window: tuple[float, float] | None = None, n_boot:
             raise ValueError(f"window must be (tmin, tmax) with 0 < tmin < tmax, got {window!r}")
     c = binned if binned is not None else log_bin(times, loss)
     if c.log_t.size < 2:
-        return ExponentFit("refused", f"fewer than 2 points with t > 0 and loss > 0 (need {MIN_POINTS} in the window)",
+        return ExponentFit("refused", f"too few points: {c.log_t.size} log-binned point(s) with t > 0 and loss > 0, need >= {MIN_POINTS}",
                            n_raw=c.n_raw)
-    win = default_window(c.log_t) if window is None else (float(window[0]), float(window[1]))
-    lw0, lw1 = math.log(win[0]), math.log(win[1])
-    sel = (c.log_t >= lw0 - 1e-12) & (c.log_t <= lw1 + 1e-12)
+    # the window in log units (no exp/log round trip: the same bins for t and 1e200 t)
+    lw0, lw1 = ((0.5 * (c.log_t[0] + c.log_t[-1]), c.log_t[-1]) if window is None
+                else (math.log(window[0]), math.log(window[1])))
+    sel = (c.log_t >= lw0 - 1e-9) & (c.log_t <= lw1 + 1e-9)
     notes = []
     if window is None and sel.sum() < MIN_POINTS and c.log_t.size >= MIN_POINTS:
         sel = np.zeros(c.log_t.size, dtype=bool)

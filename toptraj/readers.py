@@ -241,10 +241,10 @@ def map_columns(names: list[str], counts: dict[str, int], columns: Mapping[str, 
         if pick:
             roles["train"] = pick
     if "step" not in roles:
-        raise InputError(f"{where}: no step column; expected one of {list(AXIS_NAMES[:12])}... "
+        raise InputError(f"{where}: missing column: no step column; expected one of {list(AXIS_NAMES[:12])}... "
                          f"(or --columns step=NAME); columns are {names}")
     if "train" not in roles and "test" not in roles:
-        raise InputError(f"{where}: no loss column; expected one of {list(TRAIN_NAMES)} or {list(TEST_NAMES)} "
+        raise InputError(f"{where}: missing column: no loss column; expected one of {list(TRAIN_NAMES)} or {list(TEST_NAMES)} "
                          f"(or --columns train=NAME,test=NAME); columns are {names}")
     return roles
 
@@ -646,8 +646,9 @@ def _walk(folder: Path) -> Iterator[Path]:
             yield rootp
             dirs[:] = []
             continue
+        store_index = "index.json" in files and any(f.endswith(".npz") for f in files)
         for f in sorted(files):
-            if f.startswith("."):
+            if f.startswith(".") or (store_index and f == "index.json"):  # a store's own index, not a log
                 continue
             p = rootp / f
             if p.suffix.lower() in TABLE_SUFFIXES or is_event_file(p):
@@ -672,7 +673,7 @@ def read_logs(path, columns=None, progress: bool = False) -> ReadResult:
     path = Path(path)
     _parse_columns(columns)  # a bad --columns is one error, not one per file
     if not path.exists():
-        raise InputError(f"{path}: file or folder not found")
+        raise InputError(f"{path}: file not found (no such file or folder)")
     if path.is_file() or ((path / "meta.yaml").is_file() and (path / "metrics").is_dir()):
         return ReadResult(read_file(path, columns), [])
     entries = list(_walk(path))
