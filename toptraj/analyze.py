@@ -229,7 +229,7 @@ def table_rows(results: list[dict]) -> tuple[list[str], list[list[str]]]:
 
 def print_table(header, rows, file=None) -> None:
     file = file or sys.stdout
-    width = [min(max(len(h), *(len(r[i]) for r in rows)) if rows else len(h), 44 if i == 0 else 200)
+    width = [min(max(len(h), *(len(r[i]) for r in rows)) if rows else len(h), 64 if i == 0 else 200)
              for i, h in enumerate(header)]
     line = lambda cells: "  ".join((c if len(c) <= width[i] else "…" + c[-width[i] + 1:]).ljust(width[i])  # noqa: E731
                                    for i, c in enumerate(cells)).rstrip()
