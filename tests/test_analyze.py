@@ -95,12 +95,26 @@ def test_many_runs_progress_and_colour_map(tmp_path):
     for i in range(25):
         (tmp_path / f"r{i:02d}.csv").write_text(csv_text(t, 0.1 + t ** -(0.3 + 0.02 * i)))
     code, out, err = run_cli(["analyze", str(tmp_path), "--out", str(tmp_path / "o")])
-    assert code == 0
+    assert code == 0 and "100%" in err  # progress on stderr (tqdm) for many runs
     summary = strict_load(tmp_path / "o" / "summary.json")
     rs = [r["time_exponent"] for r in summary["runs"]]
     assert rs == pytest.approx([0.3 + 0.02 * i for i in range(25)], abs=0.01)
     assert (tmp_path / "o" / "overview.png").stat().st_size > 5000
     assert "first 12 of 25 runs" in (tmp_path / "o" / "report.html").read_text()
+
+
+def test_mixed_folder_one_bad_file(tmp_path):
+    t = np.arange(1, 300.0)
+    (tmp_path / "good.csv").write_text(csv_text(t, 0.1 + t**-0.5))
+    (tmp_path / "bad.csv").write_text("step,loss\n3,1\n2,1\n")
+    code, out, err = run_cli(["analyze", str(tmp_path), "--out", str(tmp_path / "o"), "--no-plots"])
+    assert code == 0 and "good" in out
+    assert len(err.strip().splitlines()) == 1 and "bad.csv" in err and "strictly increasing" in err
+    summary = strict_load(tmp_path / "o" / "summary.json")
+    assert summary["skipped_files"][0]["file"].endswith("bad.csv")
+    (tmp_path / "good.csv").unlink()
+    code, _, err = run_cli(["analyze", str(tmp_path), "--no-plots", "--out", str(tmp_path / "o")])
+    assert code == 2 and "no file could be read" in err and len(err.strip().splitlines()) == 1
 
 
 def test_window_option(tmp_path):

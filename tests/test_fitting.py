@@ -30,7 +30,7 @@ def test_interval_covers_true_exponent_in_85_percent_of_200_noisy_curves():
             refused += 1  # counted as not covered
             continue
         covered += fit.r_low <= r <= fit.r_high
-    # measured 0.905 (181/200) with 3 refusals (flat, noise-dominated windows) at this seed
+    # measured 0.895 (179/200) with 2 refusals (flat, noise-dominated windows) at this seed
     assert covered / 200 >= 0.85, (covered, refused)
     assert refused <= 10
 
