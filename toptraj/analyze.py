@@ -223,7 +223,8 @@ def table_rows(results: list[dict]) -> tuple[list[str], list[list[str]]]:
         w = r.get("fit_window") or [math.nan, math.nan]
         rows.append([r["run"], str(r.get("n_logged", "")), f"{_g(w[0])}-{_g(w[1])}", fmt_exponent(r),
                      _g(r.get("window_loglog_slope")), _g(r.get("overfitting_onset_step")),
-                     r["status"] + (f": {r['reason']}" if r.get("reason") else "")])
+                     r["status"] + (f": {r['reason']}" if r.get("reason") else "")
+                     + "".join(f"; note: {n}" for n in r.get("notes") or [])])
     return header, rows
 
 

@@ -389,6 +389,10 @@ def fit_exponent(times, loss, window: tuple[float, float] | None = None, n_boot:
             reason = (f"not yet in the power-law regime: the exponent drifts from {r_e:.3g} (first half of the window) "
                       f"to {r_l:.3g} (second half); interval widened to cover both")
             lo, hi = min(lo, r_e, r_l), max(hi, r_e, r_l)
+    plateau = float(L0[0]) / float(np.exp(m[0]))  # share of the offset in the loss at the window's start
+    if plateau > 0.75:
+        notes.append(f"the offset L0 is {plateau:.0%} of the loss at the window's start: r describes the approach "
+                     "to a plateau (finite width or data), not a scaling regime")
     scale = math.exp(log_scale)
     return ExponentFit(
         status, reason, r=float(r[0]), r_low=lo, r_high=hi,

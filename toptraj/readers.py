@@ -299,8 +299,11 @@ def _series(where: str, col: str, t: np.ndarray, y: np.ndarray, rows: np.ndarray
 
 
 def logs_from_table(table: Mapping[str, object], where: str, stem: str, columns=None,
-                    first_row: int = 2) -> list[LossLog]:
-    """LossLogs from a table (column name -> 1-D values); rows numbered from ``first_row``."""
+                    first_row: int = 2, all_names: list[str] | None = None) -> list[LossLog]:
+    """LossLogs from a table (column name -> 1-D values); rows numbered from ``first_row``.
+
+    ``all_names``: the file's full header when only some columns were parsed (for the ignored list).
+    """
     import pandas as pd
 
     names = [str(n) for n in table]
@@ -325,7 +328,7 @@ def logs_from_table(table: Mapping[str, object], where: str, stem: str, columns=
                 out.append(log)
         return out
     roles = map_columns(names, counts, columns, where)
-    text = mapping_text(roles, names)
+    text = mapping_text(roles, all_names or names)
     rows = np.arange(first_row, first_row + n_rows)
     t_all = _as_float(where, roles["step"], table[roles["step"]], rows)
     ys = {role: _as_float(where, roles[role], table[roles[role]], rows) for role in ("train", "test") if role in roles}
@@ -418,10 +421,13 @@ def read_csv(path, columns=None) -> list[LossLog]:
         decimal = ","
     if b"\x00" in head and enc not in ("utf-16",):
         raise InputError(f"{where}: binary data (NUL bytes); expected a text table")
+    opts = dict(sep=sep, encoding=enc, engine="c", decimal=decimal, skip_blank_lines=True, low_memory=False,
+                na_values=["", "nan", "NaN", "NA", "null", "None"], keep_default_na=False, skipinitialspace=True)
     try:
-        df = pd.read_csv(path, sep=sep, encoding=enc, engine="c", decimal=decimal, skip_blank_lines=True,
-                         dtype=None, low_memory=False, na_values=["", "nan", "NaN", "NA", "null", "None"],
-                         keep_default_na=False, skipinitialspace=True)
+        header = [str(c).strip() for c in pd.read_csv(path, nrows=0, **opts).columns]
+        # parse only the columns that can play a role: memory ~ rows x used columns, not x all columns
+        usecols = _candidate_columns(header, columns)
+        df = pd.read_csv(path, usecols=usecols, **opts)
     except pd.errors.EmptyDataError:
         raise InputError(f"{where}: file is empty; expected a header row naming a step and a loss column") from None
     except pd.errors.ParserError as exc:
@@ -437,7 +443,24 @@ def read_csv(path, columns=None) -> list[LossLog]:
         raise InputError(f"{where}: duplicate column names in header {list(df.columns)}")
     if df.shape[0] == 0:
         raise InputError(f"{where}: header only, no data rows")
-    return logs_from_table({c: df[c].to_numpy() for c in df.columns}, where, path.stem, columns)
+    table = {c: df[c].to_numpy() for c in df.columns}
+    del df
+    return logs_from_table(table, where, path.stem, columns, all_names=header)
+
+
+def _candidate_columns(header: list[str], columns) -> list[str] | None:
+    """Header entries that may take a role (None: keep all, for long-form and W&B chart tables)."""
+    norm = [normalise(h) for h in header]
+    if ({"key", "metric"} & set(norm) and "value" in norm) or _wandb_chart(header) is not None:
+        return None
+    wanted = set(AXIS_NAMES) | set(TRAIN_NAMES) | set(TEST_NAMES) | set(RUN_NAMES)
+    override = {normalise(v) for v in _parse_columns(columns).values()} | set(_parse_columns(columns).values())
+    keep = [h for h, n in zip(header, norm) if n in wanted or h in override or n in override]
+    kn = {normalise(h) for h in keep}
+    complete = bool(kn & set(AXIS_NAMES)) and bool(kn & (set(TRAIN_NAMES) | set(TEST_NAMES)))
+    if len(set(header)) != len(header) or not (complete or override):
+        return None  # let the full parse report duplicates / missing columns with the usual messages
+    return keep
 
 
 def _records_to_table(records: list) -> dict[str, list]:
