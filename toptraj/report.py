@@ -35,7 +35,7 @@ def _short(name: str, n: int = 28) -> str:
 
 
 def overview_figure(items, path: Path, title: str = "") -> Path:
-    """items: list of dicts with keys name, t, y (raw curve), r, lo, hi, status."""
+    """items: list of dicts with keys name, t, y (raw curve), binned (optional), r, lo, hi, status, true."""
     from toptraj import plotting
 
     plt = plotting._plt()
@@ -45,9 +45,11 @@ def overview_figure(items, path: Path, title: str = "") -> Path:
     cmap = plt.get_cmap("viridis")
     for i, it in enumerate(items):
         colour = cmap(i / max(n - 1, 1)) if n > 10 else f"C{i}"
-        a1.plot(_log10(it["t"]), _log10(it["y"]), lw=0.9, color=colour, label=_short(it["name"]) if n <= 10 else None)
+        b = it.get("binned")  # the log-binned curve: readable for noisy runs, and 1e6 points draw fast
+        x, y = (b.log_t / math.log(10), b.log_y / math.log(10)) if b is not None else (_log10(it["t"]), _log10(it["y"]))
+        a1.plot(x, y, lw=0.9, color=colour, label=_short(it["name"]) if n <= 10 else None)
     a1.set_xlabel("log10 step")
-    a1.set_ylabel("log10 loss")
+    a1.set_ylabel("log10 loss (log-binned)")
     if n <= 10:
         a1.legend(fontsize=7, loc="best", framealpha=0.6)
     else:
