@@ -35,7 +35,8 @@ def noisy_run(path, n=20000, seed=3, gap=False):
 
 
 @pytest.mark.slow
-def test_fraction_check_on_a_finished_run(tmp_path):
+def test_fraction_check_on_a_finished_run(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "toptraj.predictor", None)  # the fallback, whatever is installed
     f, true_end = noisy_run(tmp_path / "run.csv")
     code, out, err = run_cli(["predict", str(f), "--fraction", "0.1", "--out", str(tmp_path / "o")])
     assert code == 0, err
@@ -69,7 +70,8 @@ def test_shipped_predictor_used_when_present(tmp_path, monkeypatch):
     assert run["horizon"] == 30000  # default: 10 x the last logged step
 
 
-def test_onset_observed_or_not_available_with_reason(tmp_path):
+def test_onset_observed_or_not_available_with_reason(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "toptraj.detectors", None)  # as without the detector (import fails)
     f, _ = noisy_run(tmp_path / "gap.csv", n=2000, gap=True)
     code, _, _ = run_cli(["predict", str(f), "--out", str(tmp_path / "o"), "--no-plots"])
     run = json.loads((tmp_path / "o" / "summary.json").read_text())["runs"][0]
@@ -99,3 +101,27 @@ def test_refused_run_keeps_exit_0_and_reason(tmp_path):
     code, out, _ = run_cli(["predict", str(f), "--out", str(tmp_path / "o"), "--no-plots"])
     run = json.loads((tmp_path / "o" / "summary.json").read_text(), parse_constant=lambda c: 1 / 0)["runs"][0]
     assert code == 0 and run["status"] == "refused" and run["forecast_loss"] is None and "too few points" in out
+
+
+def test_onset_forecast_wired_to_the_detector_when_installed(tmp_path, monkeypatch):
+    seen = {}
+
+    class FakeDetector:
+        def __init__(self, **kw):
+            seen.update(kw)
+
+        def fit(self):
+            return self
+
+        def estimate(self, trajs):
+            seen["channels"] = trajs[0].channels
+            return [{"estimate": 5000.0, "low": 3000.0, "high": 9000.0, "note": "theory route"}]
+
+    mod = types.ModuleType("toptraj.detectors")
+    mod.TransitionDetector = FakeDetector
+    monkeypatch.setitem(sys.modules, "toptraj.detectors", mod)
+    g, _ = noisy_run(tmp_path / "nogap.csv", n=2000)
+    code, _, _ = run_cli(["predict", str(g), "--N", "256", "--P", "1000", "--out", str(tmp_path / "p"), "--no-plots"])
+    run = json.loads((tmp_path / "p" / "summary.json").read_text())["runs"][0]
+    assert code == 0 and run["overfitting_onset_step"] == 5000.0 and run["overfitting_onset_interval"] == [3000.0, 9000.0]
+    assert seen["N"] == 256 and seen["P"] == 1000 and seen["mode"] == "forecast" and "loss" in seen["channels"]

@@ -58,25 +58,33 @@ def shipped_predictor():
         return None, f"shipped predictor could not be loaded ({type(exc).__name__}: {exc}); exponents from the fit"
 
 
-def onset_forecast(log, N, P, observed):
-    """(step or None, how): the overfitting onset."""
+def onset_forecast(log, N, P, observed, seed: int = 0):
+    """(step or None, (low, high) or None, how): the overfitting onset.
+
+    Uses ``toptraj.detectors.TransitionDetector(kind="overfitting_onset", mode="forecast", N=N, P=P)``
+    (its ``estimate`` gives estimate, low, high, note) when that module is installed.
+    """
     if observed is not None and math.isfinite(observed):
-        return observed, "observed: the gap ratio (test - train) / test already reached 0.1"
+        return observed, None, "observed: the gap ratio (test - train) / test already reached 0.1"
     if N is None or P is None:
-        return None, "not available: give --N and --P for a DMFT-based forecast"
+        return None, None, "not available: give --N and --P for a DMFT-based forecast"
     try:
         from toptraj import detectors
     except ImportError:
-        return None, "not available: toptraj.detectors (the DMFT-based onset forecast) is not installed"
-    fn = getattr(detectors, "forecast_overfitting_onset", None)
-    if fn is None:
-        return None, "not available: toptraj.detectors has no forecast_overfitting_onset"
+        return None, None, "not available: toptraj.detectors (the DMFT-based onset forecast) is not installed"
+    det_cls = getattr(detectors, "TransitionDetector", None)
+    if det_cls is None:
+        return None, None, "not available: toptraj.detectors has no TransitionDetector"
     try:
-        value = fn(log.to_trajectory(), N=N, P=P)
-        value = float(value if not isinstance(value, dict) else value.get("t_of", math.nan))
+        det = det_cls(kind="overfitting_onset", mode="forecast", N=float(N), P=float(P), seed=seed).fit()
+        r = det.estimate([log.to_trajectory()])[0]
+        value, lo, hi = float(r["estimate"]), float(r["low"]), float(r["high"])
     except Exception as exc:  # the detector's own refusals are reported, not raised
-        return None, f"not available: the detector failed ({type(exc).__name__}: {exc})"
-    return (value if math.isfinite(value) else None), "DMFT-based forecast (toptraj.detectors)"
+        return None, None, f"not available: the detector refused ({type(exc).__name__}: {exc})"
+    note = f" ({r['note']})" if r.get("note") else ""
+    if not math.isfinite(value):
+        return None, None, f"not available: the DMFT-based forecast found no onset{note}"
+    return value, (lo, hi), f"DMFT-based forecast (toptraj.detectors){note}"
 
 
 def _hide_end(log, fraction):
@@ -120,7 +128,11 @@ def predict_log(log, horizon, fraction, N, P, window, seed, predictor):
                             "of the power law over several decades")
     if predictor is not None:
         try:
-            traj = log.to_trajectory()
+            from toptraj.trajectory import Trajectory
+
+            # the curve whose exponent is reported, under the channel name the predictor reads
+            traj = Trajectory(times=t, values=y, channels=(str(getattr(predictor, "channel", "test_loss")),),
+                              axis=log.axis, source=log.name, params=dict(log.params), seed=log.seed)
             res["predictor_time_exponent"] = float(np.asarray(predictor.predict([traj])).ravel()[0])
             iv = np.asarray(predictor.predict_interval([traj]), dtype=float).reshape(-1, 2)[0]
             res["predictor_time_exponent_interval"] = [float(iv[0]), float(iv[1])]
@@ -131,7 +143,8 @@ def predict_log(log, horizon, fraction, N, P, window, seed, predictor):
     pair = log.paired()
     if pair is not None and np.all(pair[2] > 0):
         observed = overfitting_onset(*pair)
-    res["overfitting_onset_step"], res["overfitting_onset_how"] = onset_forecast(log, N, P, observed)
+    (res["overfitting_onset_step"], res["overfitting_onset_interval"],
+     res["overfitting_onset_how"]) = onset_forecast(log, N, P, observed, seed)
     if hidden is not None and hidden[0].size:
         th, yh = hidden
         j = int(np.argmin(np.abs(np.log(th) - math.log(h)))) if th[0] > 0 else -1
