@@ -269,6 +269,8 @@ def run_analyze(paths, out=None, columns=None, window=None, seed: int = 0, plots
     command = "analyze"
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     try:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
         win = parse_window(window) if isinstance(window, (str, type(None))) else tuple(window)
         logs, errors = read_inputs(paths, columns, command)
     except _INPUT_ERRORS as exc:

@@ -171,6 +171,8 @@ def run_predict(paths, N=None, P=None, horizon=None, fraction=None, out=None, co
                 raise ValueError(f"{name} must be a positive number, got {v!r}")
         if fraction is not None and not (isinstance(fraction, (int, float)) and 0 < fraction < 1):
             raise ValueError(f"--fraction must be in (0, 1), got {fraction!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
         win = _an.parse_window(window) if isinstance(window, (str, type(None))) else tuple(window)
         logs, errors = _an.read_inputs(paths, columns, command)
     except _an._INPUT_ERRORS as exc:
