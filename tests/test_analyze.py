@@ -86,7 +86,8 @@ def test_stored_runs_keep_their_names_in_table_json_and_html(tmp_path):
     for n in names:
         assert n in out and n in html
     # self-contained: figures embedded, nothing fetched
-    assert html.count("data:image/png;base64,") == 2 and "http" not in html.split("<body>")[1].replace("https://", "")
+    assert html.count("data:image/png;base64,") == 2 and html.count("<img") == 2
+    assert "src='http" not in html and "<link" not in html and "<script" not in html
 
 
 @pytest.mark.slow
