@@ -285,11 +285,6 @@ def _line(u, v):
     return slope, math.sqrt(float(res @ res) / (n - 2) / sxx)
 
 
-def default_window(log_t: np.ndarray) -> tuple[float, float]:
-    """The stated rule: later half of the log-time span, (sqrt(t0 t1), t1), in time units."""
-    return math.exp(0.5 * (log_t[0] + log_t[-1])), math.exp(log_t[-1])
-
-
 def fit_exponent(times, loss, window: tuple[float, float] | None = None, n_boot: int = 200,
                  seed: int = 0, binned: BinnedCurve | None = None) -> ExponentFit:
     """Time exponent of ``L = L0 + A t^-r`` with a bootstrap interval and a curvature check.
