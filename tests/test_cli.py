@@ -43,23 +43,24 @@ def test_analyze_recovers_exponent_and_onset(tmp_path, capsys):
     after = min(s for s in steps if s > 1000)
     # The gap ratio jumps from 0 to 0.23 between these steps; the onset is interpolated in log step.
     assert before < run["overfitting_onset_step"] < after
-    assert (tmp_path / "o" / "loss.png").stat().st_size > 1000
-    assert "time exponent" in capsys.readouterr().out
+    assert (tmp_path / "o" / "overview.png").stat().st_size > 1000
+    assert "95% interval" in capsys.readouterr().out
 
 
 def test_analyze_folder(tmp_path):
     write_csv(tmp_path / "a.csv", power_law_rows(0.5))
     write_csv(tmp_path / "b.csv", power_law_rows(0.8))
     assert main(["analyze", str(tmp_path), "--out", str(tmp_path / "o")]) == 0
-    assert (tmp_path / "o" / "loss.png").exists()
+    assert (tmp_path / "o" / "overview.png").exists()
 
 
 def test_analyze_stored_trajectories(tmp_path):
     assert main(["generate", "modesum", "--a", "2.0", "--b", "1.25", "--times", "1:1e5:60", "--out", str(tmp_path / "s")]) == 0
     assert main(["analyze", str(tmp_path / "s"), "--out", str(tmp_path / "o")]) == 0
     run = json.loads((tmp_path / "o" / "summary.json").read_text())["runs"][0]
-    assert run["loss_channel"] == "test_loss" and "overfitting_onset_step" not in run
+    assert run["loss_curve"] == "test" and "overfitting_onset_step" not in run
     assert run["time_exponent"] == pytest.approx(0.8, abs=0.01)  # (a-1)/b
+    assert run["run"].startswith("modesum_00000 (a=2, b=1.25")
 
 
 @pytest.mark.parametrize("content, message", [
@@ -68,7 +69,7 @@ def test_analyze_stored_trajectories(tmp_path):
     ("step,loss\n", "header only"),
     ("step,los\n1,2\n", "missing column"),
     ("step,loss\n1,x\n2,1\n", "row 2, column 'loss'"),
-    ("step,loss\n1,nan\n2,1\n", "not finite"),
+    ("step,loss\n1,inf\n2,1\n", "not finite"),
     ("step,loss\n3,1\n2,1\n", "strictly increasing"),
     ("step,loss\n-3,1\n2,1\n", "negative"),
     ("step,loss\n1,1\n", "single data row"),

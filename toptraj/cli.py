@@ -1,7 +1,8 @@
 """The `toptraj` command line.
 
     toptraj demo [--out DIR] [--quick]            the main job (predict exponents from early training)
-    toptraj analyze FILE.csv|FOLDER [--out DIR]   a user's own loss curves
+    toptraj analyze FILE|FOLDER... [--out DIR]    a user's own runs (toptraj.readers formats)
+    toptraj predict FILE... [--N W --P S] [--horizon STEPS] [--fraction f]  runs still going
     toptraj generate NAME [model args] --out DIR  write generated trajectories to the store
     toptraj sweep CONFIG.toml [--out STORE] ...   a resumable grid of runs (see toptraj.sweeps)
 
@@ -74,24 +75,29 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(out=args.out, quick=args.quick, seed=args.seed, fraction=args.fraction, scale=args.scale)
 
 
-def _analyze_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", help="CSV file (columns step, loss[, test_loss][, run]), folder of CSVs, "
-                   "or stored trajectories (.npz file or folder)")
-    p.add_argument("--out", default="out/analyze", help="folder for the plot and summary JSON (default out/analyze)")
-
-
 def _run_analyze(args: argparse.Namespace) -> int:
     from toptraj.analyze import run_analyze
 
-    return run_analyze(args.path, out=args.out)
+    return run_analyze(args.paths, out=args.out, columns=args.columns, window=args.window, seed=args.seed,
+                       plots=not args.no_plots)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from toptraj.predict import run_predict
+
+    return run_predict(args.paths, N=args.N, P=args.P, horizon=args.horizon, fraction=args.fraction,
+                       out=args.out, columns=args.columns, window=args.window, seed=args.seed,
+                       plots=not args.no_plots)
 
 
 #: The subcommands, in the order ``toptraj --help`` lists them.
 COMMANDS: tuple[Command, ...] = (
     Command("demo", "predict the time exponent from early training (main job)",
             "toptraj.cli:_demo_arguments", "toptraj.cli:_run_demo"),
-    Command("analyze", "analyse your own loss curve(s) from CSV",
-            "toptraj.cli:_analyze_arguments", "toptraj.cli:_run_analyze"),
+    Command("analyze", "exponents, intervals and onsets of your own runs",
+            "toptraj.analyze:add_cli_arguments", "toptraj.cli:_run_analyze"),
+    Command("predict", "forecast runs still going from their logs so far",
+            "toptraj.predict:add_cli_arguments", "toptraj.cli:_run_predict"),
     Command("generate", "generate trajectories into a store folder",
             "toptraj.generate:add_cli_arguments", "toptraj.generate:run_cli"),
     Command("sweep", "run a grid of generator runs into a resumable store",
