@@ -57,6 +57,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                          "or stored trajectories (.npz file or folder)")
     analyze.add_argument("--out", default="out/analyze", help="folder for the plot and summary JSON (default out/analyze)")
 
+    from toptraj import advise  # `toptraj advise`: compute-optimal advice from >= 3 widths
+
+    advise.add_cli_arguments(sub.add_parser("advise", help="compute-optimal exponents and what to run next"))
+
     if importlib.util.find_spec("toptraj.sweeps") is not None:
         from toptraj import sweeps
 
@@ -106,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             from toptraj.demo import run_demo
 
             return run_demo(out=args.out, quick=args.quick, seed=args.seed, fraction=args.fraction, scale=args.scale)
+        if args.command == "advise":
+            from toptraj import advise
+
+            return advise.run_cli(args)
         if args.command == "analyze":
             from toptraj.analyze import run_analyze
 
