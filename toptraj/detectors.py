@@ -447,7 +447,9 @@ class TransitionDetector(BaseEstimator):
     def fit(self, X=None, y=None):
         """Validate the parameters; the learned forecast also fits its regression (y: true times, (n,)).
 
-        Detection and the theory forecast have nothing to learn; ``fit(X=None)`` is enough.
+        Detection has nothing to learn; ``fit(X=None)`` is enough. The theory forecast fits nothing
+        either, but given runs X with known times y it calibrates its interval on them
+        (``residual_quantiles_``, quantiles of log(t_true / t_hat) at ``level``).
         """
         self.method_ = self._method()
         if self.mode == "forecast" and self.method_ == "learned":
@@ -461,6 +463,19 @@ class TransitionDetector(BaseEstimator):
             F = np.array([self._features(x, i) for i, x in enumerate(X)])[ok]
             target = np.log(yy[ok])
             self._fit_ridge(F, target)
+        elif self.mode == "forecast" and X is not None and y is not None:
+            # theory route: calibrate the interval on runs with known times (out of sample by construction:
+            # nothing is fitted to them), as quantiles of log(t_true / t_hat)
+            X = self._samples(X)
+            yy = np.asarray(y, dtype=np.float64)
+            if yy.shape != (len(X),):
+                raise InputError(f"y must have shape ({len(X)},) (the true times of the calibration runs), got {yy.shape}")
+            est = np.array([self._theory(x, i, draws=False)["estimate"] for i, x in enumerate(X)])
+            ok = np.isfinite(yy) & (yy > 0) & np.isfinite(est) & (est > 0)
+            if ok.sum() < 5:
+                raise InputError(f"y: calibrating the theory route needs >= 5 runs with finite times, got {int(ok.sum())}")
+            q = (1.0 - float(self.level)) / 2.0
+            self.residual_quantiles_ = tuple(float(v) for v in np.quantile(np.log(yy[ok] / est[ok]), [q, 1.0 - q]))
         return self
 
     def _features(self, x, i):
@@ -616,7 +631,7 @@ class TransitionDetector(BaseEstimator):
         return self._topology(t, [np.log(row) for row in L])
 
     # forecast (theory)
-    def _theory(self, x, i) -> dict:
+    def _theory(self, x, i, draws: bool = True) -> dict:
         where = f"X[{i}]"
         if self.kind == "width_crossover" and not isinstance(x, Trajectory):
             runs = list(x)
@@ -661,7 +676,7 @@ class TransitionDetector(BaseEstimator):
         centre = solve_time(fit["a"], fit["b"]) / tau
         draws = []
         cov = fit["cov"]
-        if int(self.n_draws) > 0 and np.all(np.isfinite(cov)):
+        if draws and int(self.n_draws) > 0 and np.all(np.isfinite(cov)):
             rng = np.random.default_rng(int(self.seed) + i)
             z = rng.multivariate_normal(fit["x"], cov, size=int(self.n_draws), check_valid="ignore")
             for p in z:
@@ -680,7 +695,11 @@ class TransitionDetector(BaseEstimator):
                            f"has no {what} (N = {N:g}, P = {P:g})", **extra)
         # the interval: parameter draws, widened by the fit's unexplained misfit (a factor e^(2 rms))
         spread = math.exp(2.0 * fit["rms_log"])
-        return _result(centre, min(vals) / spread, max(vals) * spread, f"theory route: {source}", **extra)
+        lo, hi = min(vals) / spread, max(vals) * spread
+        if hasattr(self, "residual_quantiles_"):  # calibrated on runs with known times (fit with y)
+            lo = min(lo, centre * math.exp(self.residual_quantiles_[0]))
+            hi = max(hi, centre * math.exp(self.residual_quantiles_[1]))
+        return _result(centre, lo, hi, f"theory route: {source}", **extra)
 
 
 def detect_transitions(trajectory_or_pair, widths=None, level: float = 0.9) -> dict:
