@@ -124,3 +124,16 @@ def test_learned_forecast_fits_and_gives_intervals(pair):
     iv = det.predict_interval(X)
     assert iv.shape == (8, 2) and np.all(iv[:, 0] <= iv[:, 1])
     assert det.n_features_ == 12
+
+
+def test_transition_notebooks_are_stored_with_their_figures():
+    # the test suite re-executes them (test_notebooks.py); the stored copies show the figures to readers
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "notebooks"
+    for name in ("03_transitions.ipynb", "04_phases.ipynb"):
+        nb = json.loads((root / name).read_text())
+        images = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+                  if "image/png" in o.get("data", {})]
+        assert len(images) >= 2, name
