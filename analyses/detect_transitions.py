@@ -186,10 +186,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="small sizes (CI)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "detect_transitions"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sizes", default=None, help="TEST,TRAIN,SWEEPS (default 30,40,12; quick 6,8,2)")
     args = parser.parse_args(argv)
-    n_pairs, n_train, n_sweeps = (8, 12, 3) if args.quick else (30, 40, 12)
+    n_pairs, n_train, n_sweeps = (6, 8, 2) if args.quick else (30, 40, 12)
+    if args.sizes:
+        n_pairs, n_train, n_sweeps = (int(x) for x in args.sizes.split(","))
     fractions = (0.2,) if args.quick else FRACTIONS
-    theory_fractions = (0.2,) if args.quick else (0.2, 0.5)
+    theory_fractions = (0.2,)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     c0 = time.process_time()
