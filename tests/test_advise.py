@@ -60,3 +60,16 @@ def test_advise_rejects_curves_on_different_axes(tmp_path, capsys):
     files.append(str(save_trajectory(t, tmp_path / "w256.npz")))
     assert run_advise(files, widths=[64, 128, 256], out=None) == 2
     assert "different axes" in capsys.readouterr().err
+
+
+def test_advise_reads_stored_plrf_runs_as_fronts(tmp_path, capsys):
+    from generators import plrf
+
+    steps = np.unique(np.geomspace(1, 2e4, 40).astype(int))
+    files = [str(save_trajectory(plrf.volterra(plrf.PLRFParams(1.0, 0.75, d), steps, seed=0), tmp_path / f"d{d}.npz"))
+             for d in (16, 32, 64)]
+    assert run_advise(files, out=tmp_path / "out") == 0  # widths from the stored params d
+    out = capsys.readouterr().out
+    assert "PLRF runs" in out and "nearest phase" in out
+    res = json.loads((tmp_path / "out" / "advice.json").read_text())
+    assert 0.2 < res["plrf"]["eta"] < 1.5

@@ -222,7 +222,8 @@ def plrf_estimate(runs) -> dict:
                     best, phase_ = dist, plrf.phase(a, b)
     except ImportError:  # pragma: no cover - generators ship with toptraj
         phase_ = None
-    return {"eta": eta, "xi": xi, "method": how, "nearest_phase": phase_,
+    return {"eta": eta, "xi": xi, "method": how, "nearest_phase": phase_, "d": ds.tolist(), "flops": f.tolist(),
+            "losses": [[float(v) if np.isfinite(v) else None for v in row] for row in L],  # JSON null outside a run
             "note": "fronts at small d sit 5-30% below the asymptotic eta (Paquette et al. 2024): read the phase as a hint"}
 
 
@@ -244,22 +245,35 @@ def next_run_sentence(res: dict) -> str:
 
 
 def plot_frontier(res: dict, path: Path) -> Path:
+    """The runs against compute, the observed frontier and the predicted one beyond it (PLRF: vs flops)."""
     from toptraj import plotting
 
     fig, (ax,) = plotting.new_axes(size=5.0)
-    t = np.array(res["times"])
-    for wj, Lj in zip(res["widths"], res["losses"]):
-        ax.loglog(wj * t, Lj, lw=1, label=f"N = {wj:g}")
-    lC = np.array(res["frontier"]["log_C"])
-    lL = np.array(res["frontier"]["log_L"])
-    if lC.size:
-        ax.loglog(np.exp(lC), np.exp(lL), "k-", lw=2.5, alpha=0.5, label="observed frontier")
-        z = res["exponents"]["L_star"]
-        C = np.geomspace(math.exp(lC[-1]), math.exp(lC[-1]) * 100, 20)
-        for key, style in (("estimate", "k--"), ("low", "k:"), ("high", "k:")):
-            ax.loglog(C, math.exp(lL[-1]) * (C / C[0]) ** (-z[key]), style,
-                      label=f"predicted L* ~ C^-{z['estimate']:.3f}" if key == "estimate" else None)
-    ax.set_xlabel("compute C = N t")
+    if "plrf" in res:
+        p = res["plrf"]
+        f = np.array(p["flops"])
+        L = np.array([[np.nan if v is None else v for v in row] for row in p["losses"]], dtype=float)
+        for dj, Lj in zip(p["d"], L):
+            ax.loglog(f, Lj, lw=1, label=f"d = {dj:g}")
+        env = np.nanmin(L, axis=0)
+        ax.loglog(f, env, "k-", lw=2.5, alpha=0.5, label="observed envelope")
+        F = np.geomspace(f[-1], 100 * f[-1], 20)
+        ax.loglog(F, env[-1] * (F / F[0]) ** -p["eta"], "k--", label=f"predicted L* ~ f^-{p['eta']:.3f}")
+        ax.set_xlabel("compute f = steps x d")
+    else:
+        t = np.array(res["times"])
+        for wj, Lj in zip(res["widths"], res["losses"]):
+            ax.loglog(wj * t, Lj, lw=1, label=f"N = {wj:g}")
+        lC = np.array(res["frontier"]["log_C"])
+        lL = np.array(res["frontier"]["log_L"])
+        if lC.size:
+            ax.loglog(np.exp(lC), np.exp(lL), "k-", lw=2.5, alpha=0.5, label="observed frontier")
+            z = res["exponents"]["L_star"]
+            C = np.geomspace(math.exp(lC[-1]), math.exp(lC[-1]) * 100, 20)
+            for key, style in (("estimate", "k--"), ("low", "k:"), ("high", "k:")):
+                ax.loglog(C, math.exp(lL[-1]) * (C / C[0]) ** (-z[key]), style,
+                          label=f"predicted L* ~ C^-{z['estimate']:.3f}" if key == "estimate" else None)
+        ax.set_xlabel("compute C = N t")
     ax.set_ylabel("loss")
     ax.legend(fontsize=7)
     return plotting.save_figure(fig, path)
@@ -271,8 +285,14 @@ def run_advise(paths, widths=None, out: str | Path | None = "out/advise", n_boot
 
     try:
         runs, w = load_sweep(paths, widths)
-        res = estimate(runs, w, n_boot=n_boot, seed=seed)
-        if _is_plrf(runs):
+        plrf_like = _is_plrf(runs)
+        try:
+            res = estimate(runs, w, n_boot=n_boot, seed=seed)
+        except RuntimeError as exc:
+            if not plrf_like:
+                raise
+            res = {"widths": sorted(w.tolist()), "exponents": None, "two_power_law": f"not applicable: {exc}"}
+        if plrf_like:
             res["plrf"] = plrf_estimate(runs)
     except (InputError, ValueError) as exc:
         print(f"toptraj advise: error: {exc}", file=sys.stderr)
@@ -281,17 +301,24 @@ def run_advise(paths, widths=None, out: str | Path | None = "out/advise", n_boot
         print(f"toptraj advise: numerical failure: {exc}", file=sys.stderr)
         return EXIT_NUMERICAL
     ex = res["exponents"]
-    res["next"] = next_run_sentence(res)
-    print("compute-optimal exponents (C = N t; 90% bootstrap intervals):")
-    for key, label in (("r", "time exponent r (L ~ t^-r)"), ("m", "width exponent m (L ~ N^-m)"),
-                       ("t_star", "t* ~ C^x"), ("N_star", "N* ~ C^y"), ("L_star", "L* ~ C^-z")):
-        e = ex[key]
-        print(f"  {label:<30} {e['estimate']:.3f}  [{e['low']:.3f}, {e['high']:.3f}]")
-    emp = res["frontier"]["empirical_L_star_exponent"]
-    print(f"  observed frontier slope (over the runs' own compute range): {emp:.3f}")
+    res["next"] = next_run_sentence(res) if ex is not None else ""
     if "plrf" in res:
         p = res["plrf"]
-        print(f"  PLRF fronts: eta = {p['eta']:.3f}, xi = {p['xi']:.3f}; nearest phase {p['nearest_phase']} ({p['note']})")
+        res["next"] = (f"For 10x your largest compute, take d = {res['widths'][-1] * 10 ** p['xi']:.3g} (d* ~ f^{p['xi']:.2f}, "
+                       f"{p['method']}); add a larger d to pin xi down.")
+        print(f"PLRF runs (compute f = steps x d): L* ~ f^-eta, eta = {p['eta']:.3f}; d* ~ f^xi, xi = {p['xi']:.3f} "
+              f"({p['method']}); nearest phase {p['nearest_phase']} ({p['note']})")
+        print("the two-power-law model L = t^-r + N^-m (DMFT) for comparison:")
+    if ex is None:
+        print(f"  two-power-law model {res['two_power_law']}")
+    else:
+        print("compute-optimal exponents (C = N t; 90% bootstrap intervals):")
+        for key, label in (("r", "time exponent r (L ~ t^-r)"), ("m", "width exponent m (L ~ N^-m)"),
+                           ("t_star", "t* ~ C^x"), ("N_star", "N* ~ C^y"), ("L_star", "L* ~ C^-z")):
+            e = ex[key]
+            print(f"  {label:<30} {e['estimate']:.3f}  [{e['low']:.3f}, {e['high']:.3f}]")
+        emp = res["frontier"]["empirical_L_star_exponent"]
+        print(f"  observed frontier slope (over the runs' own compute range): {emp:.3f}")
     print(res["next"])
     if out is not None:
         out = Path(out)
