@@ -3,6 +3,7 @@
     toptraj demo [--out DIR] [--quick]            the main job (predict exponents from early training)
     toptraj analyze FILE|FOLDER... [--out DIR]    a user's own runs (toptraj.readers formats)
     toptraj predict FILE... [--N W --P S] [--horizon STEPS] [--fraction f]  runs still going
+    toptraj advise FILE... [--widths 128,256,...]  compute-optimal advice from >= 3 widths
     toptraj generate NAME [model args] --out DIR  write generated trajectories to the store
     toptraj sweep CONFIG.toml [--out STORE] ...   a resumable grid of runs (see toptraj.sweeps)
 
@@ -98,6 +99,8 @@ COMMANDS: tuple[Command, ...] = (
             "toptraj.analyze:add_cli_arguments", "toptraj.cli:_run_analyze"),
     Command("predict", "forecast runs still going from their logs so far",
             "toptraj.predict:add_cli_arguments", "toptraj.cli:_run_predict"),
+    Command("advise", "compute-optimal exponents and what to run next, from runs at >= 3 widths",
+            "toptraj.advise:add_cli_arguments", "toptraj.advise:run_cli"),
     Command("generate", "generate trajectories into a store folder",
             "toptraj.generate:add_cli_arguments", "toptraj.generate:run_cli"),
     Command("sweep", "run a grid of generator runs into a resumable store",
