@@ -155,21 +155,23 @@ def demo_dmft(quick: bool = True, seed: int = 0) -> dict:
     """
     import time
 
-    from generators import exponent_sets
     from toptraj.predictor import load_shipped
+    from toptraj.registry import get_generator
 
+    theory = get_generator("dmft").theory
+    make_single, make_sweeps = theory["study_single"], theory["study_sweeps"]
     t0 = time.process_time()
     n_train, n_test, n_sweeps = (16, 10, 2) if quick else (60, 40, 6)
-    X, y, g = exponent_sets.make_single("curve", n_train, seed=seed + 1)
-    Xt, yt, _ = exponent_sets.make_single("curve", n_test, seed=seed + 2)
+    X, y, g = make_single("curve", n_train, seed=seed + 1)
+    Xt, yt, _ = make_single("curve", n_test, seed=seed + 2)
     out: dict = {"config": {"quick": quick, "seed": seed, "n_train": n_train, "n_test": n_test,
                             "n_sweeps": n_sweeps, "fraction": 0.2, "data": "DMFT theory, N = P = inf"}}
     out["curve"] = {}
     for scale in ("linear", "log"):
         res = run_methods(X, y, g, Xt, "curve", 0.2, scale, seed=seed)
         out["curve"][scale] = {m: metrics(yt, r["pred"], r["interval"]) for m, r in res.items()}
-    sweeps, yab, _ = exponent_sets.make_sweeps("width_sweep", n_sweeps, seed=seed + 3, n_sizes=4,
-                                               times=exponent_sets.default_times(48))
+    sweeps, yab, _ = make_sweeps("width_sweep", n_sweeps, seed=seed + 3, n_sizes=4,
+                                               times=np.geomspace(1.0, 1e4, 48))
     ws = load_shipped("width_sweep")
     pred, iv, direct = ws.predict(sweeps), ws.predict_interval(sweeps), ws.direct(sweeps)
     out["width_sweep"] = {

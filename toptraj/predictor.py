@@ -41,10 +41,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import NotFittedError
 
-from toptraj._validation import check_choice, check_fraction, check_number, check_seed
 from toptraj.io import InputError
 from toptraj.path_features import FEATURE_SETS, INPUT_TYPES, SWEEP_TYPES, direct_estimate, item_features
 from toptraj.trajectory import TIME_SCALES, Trajectory
+from toptraj.validation import check_choice, check_fraction, check_number, check_seed
 
 FORMAT = "toptraj.exponent_predictor"
 FORMAT_VERSION = 1

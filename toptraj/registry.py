@@ -192,6 +192,10 @@ class GeneratorSpec:
     defaults : mapping
         Defaults of parameter fields for the command line and sweeps where the dataclass gives
         none (e.g. an infinite data-set size).
+    theory : mapping of str to callable
+        The model's closed forms and study helpers that core analyses call by name (predicted
+        exponents, phase maps, the study's data sets), so that the core reaches them through
+        the registry and never imports a generator module.
     """
 
     name: str
@@ -202,6 +206,7 @@ class GeneratorSpec:
     version: str = ""
     description: str = ""
     defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    theory: Mapping[str, Callable] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = f"generator spec {self.name!r}"
@@ -236,6 +241,9 @@ class GeneratorSpec:
                     if clash or option_kinds.get(oname, kind) != kind:
                         raise InputError(f"{where}: option {oname!r} of {fn.name} clashes with another name")
                     option_kinds[oname] = kind
+        for key, fn in self.theory.items():
+            if not isinstance(key, str) or not callable(fn):
+                raise InputError(f"{where}: theory must map names to callables, got {key!r}: {fn!r}")
         if None not in flags:
             raise InputError(f"{where}: one run function must have flag=None (the default)")
         for key in self.defaults:

@@ -7,6 +7,7 @@ from typing import Literal
 
 import toptraj
 from generators.plrf.params import PLRFParams
+from generators.plrf.phases import compute_optimal_exponents, phase
 from generators.plrf.sgd import simulate_sgd
 from generators.plrf.solver import volterra
 from toptraj.registry import Axis, GeneratorSpec, RunFunction
@@ -47,4 +48,5 @@ SPEC = GeneratorSpec(
     labels=("alpha", "beta", "phase", "eta", "xi"),
     version=toptraj.__version__,
     description="Power-law random features under one-pass SGD (Paquette et al., arXiv:2405.15074).",
+    theory={"phase": phase, "compute_optimal_exponents": compute_optimal_exponents},
 )
