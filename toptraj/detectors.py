@@ -362,7 +362,7 @@ class TransitionDetector(BaseEstimator):
     seed : int
         Seeds the parameter draws and the learned route's folds.
 
-    Input X
+    Notes
     -------
     overfitting_onset: a sequence of Trajectory, each with a test-loss channel ``test_loss`` and a
     train-loss channel ``train_loss`` (or ``loss``). width_crossover: a sequence of sweeps, each a
@@ -371,7 +371,7 @@ class TransitionDetector(BaseEstimator):
 
     Attributes
     ----------
-    method_ : the method used; n_features_ (learned): features per run; coef_, intercept_ (learned);
+    ``method_``: the method used; ``n_features_`` (learned): features per run; ``coef_``, ``intercept_`` (learned);
     residual_quantiles_ (learned): out-of-fold quantiles of log(t_true / t_hat) that give the interval.
     """
 

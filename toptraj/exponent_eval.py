@@ -4,7 +4,7 @@ Methods (one row each, all fitted on the same training runs and scored on the sa
 ``topology``, ``baseline``, ``both`` (:class:`toptraj.predictor.ExponentPredictor` with that
 feature set), ``null`` (the topology predictor trained and tested on time-shuffled runs: values
 kept, order destroyed), ``direct`` (the untrained fit of the input type) and ``mean`` (the training
-mean). Metrics (docs/theory/study.rst section 3): MAE, median relative error |x_hat/x - 1|, share
+mean). Metrics (docs/theory/study.rst section 3): MAE, median relative error ``|x_hat/x - 1|``, share
 within 5%, coverage of the 90% conformal intervals; each with a bootstrap interval over resampled
 held-out parameter points.
 """
