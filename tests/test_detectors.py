@@ -15,7 +15,7 @@ from toptraj.detectors import (
     extrapolate_infinite_width,
     fit_time_bottleneck,
 )
-from toptraj.io import InputError
+from toptraj.exceptions import InputError
 from toptraj.trajectory import Trajectory
 
 T = np.geomspace(1, 1e5, 48)

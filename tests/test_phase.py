@@ -5,7 +5,7 @@ import pytest
 from sklearn.base import clone
 
 from generators import plrf
-from toptraj.io import InputError
+from toptraj.exceptions import InputError
 from toptraj.phase import PHASE_NAMES, PhaseClassifier, boundary_distance
 
 STEPS = np.unique(np.geomspace(1, 2e4, 40).astype(int))

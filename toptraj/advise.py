@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from toptraj.io import InputError, atomic_write_text
+from toptraj.exceptions import InputError
+from toptraj.io import atomic_write_text
 from toptraj.trajectory import Trajectory
 
 EXIT_BAD_INPUT = 2
@@ -209,17 +210,18 @@ def plrf_estimate(runs) -> dict:
         eta, xi = (float(v) for v in front_baseline_features(ds, f, L)[:2])
         how = "lower envelope and its minimiser on the d grid"
     try:
-        from generators import plrf
+        from toptraj.registry import get_generator
 
+        theory = get_generator("plrf").theory
         best, phase_ = math.inf, None
         for a in np.linspace(0.05, 2.0, 79):
             for b in np.linspace(0.0, 2.0, 81):
                 if 2 * (a + b) <= 1.05:
                     continue
-                e, x_ = plrf.compute_optimal_exponents(a, b)
+                e, x_ = theory["compute_optimal_exponents"](a, b)
                 dist = (e - eta) ** 2 + (x_ - xi) ** 2
                 if dist < best:
-                    best, phase_ = dist, plrf.phase(a, b)
+                    best, phase_ = dist, theory["phase"](a, b)
     except ImportError:  # pragma: no cover - generators ship with toptraj
         phase_ = None
     return {"eta": eta, "xi": xi, "method": how, "nearest_phase": phase_, "d": ds.tolist(), "flops": f.tolist(),

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from toptraj._validation import check_choice, check_finite_array, check_number
+from toptraj.validation import check_choice, check_finite_array, check_number
 
 
 @dataclass(frozen=True)

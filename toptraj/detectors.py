@@ -43,9 +43,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from toptraj import breakpoints as bp
 from toptraj import transitions
-from toptraj._validation import check_choice, check_number
-from toptraj.io import InputError
+from toptraj.exceptions import InputError
 from toptraj.trajectory import Trajectory
+from toptraj.validation import check_choice, check_number
 
 KINDS = ("overfitting_onset", "width_crossover")
 MODES = ("detect", "forecast")

@@ -28,9 +28,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from toptraj._validation import check_choice, check_number
-from toptraj.io import InputError
+from toptraj.exceptions import InputError
 from toptraj.trajectory import Trajectory
+from toptraj.validation import check_choice, check_number
 
 PHASE_NAMES = ("Ia", "Ib", "Ic", "II", "III", "IVa", "IVb")  # = generators.plrf.PHASES
 INPUTS = ("curve", "front")

@@ -41,7 +41,7 @@ def width_crossover(params: DMFTParams, n_nodes: int = DEFAULT_NODES,
     kappa_N(t) = -log(dL(t, 2N)/dL(t, N))/log 2, dL(t, N) = L(t, N) - L(t, inf) (same P, gradient flow);
     t_x is the first time kappa_N crosses (1 + m_late)/2 with m_late = min(a - 1, b) (the late width
     exponent of the full static loss, spec 5; it equals the paper's a - 1 when a - 1 < b).
-    NaN when N = inf, when |m_late - 1| < 0.1, or when no crossing occurs on :func:`label_grid`.
+    NaN when N = inf, when abs(m_late - 1) < 0.1, or when no crossing occurs on :func:`label_grid`.
 
     Returns
     -------
