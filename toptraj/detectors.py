@@ -237,7 +237,7 @@ def fit_time_bottleneck(times, loss, r: float | None = None) -> dict:
 
     def resid(p):
         a, b, lt = unpack(p)
-        m = np.log(closed_form_curve(t, a, b, math.exp(lt)))
+        m = np.log(np.maximum(closed_form_curve(t, a, b, math.exp(lt)), 1e-300))  # underflow at huge tau
         res = y - m
         return res - res.mean()  # the amplitude is profiled out (its log is the mean residual)
 
