@@ -75,16 +75,21 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         if name == requested:
             _generator_module(name).add_cli_arguments(p)
             p.add_argument("--out", required=True, help="store folder to write into")
+            policy = p.add_mutually_exclusive_group()
+            policy.add_argument("--append", action="store_true", help="add new files beside runs already in --out")
+            policy.add_argument("--overwrite", action="store_true", help="replace the runs already in --out")
     return parser
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from toptraj.io import save_set
+    from toptraj.io import check_set_target, save_set
 
+    out = Path(args.out)
+    mode = "append" if args.append else "overwrite" if args.overwrite else "refuse"
+    check_set_target(out, mode)  # refuse before any work
     module = _generator_module(args.generator)
     trajectories = module.run_cli(args)
-    out = Path(args.out)
-    paths = save_set(trajectories, out, prefix=args.generator)
+    paths = save_set(trajectories, out, prefix=args.generator, mode=mode)
     print(f"wrote {len(paths)} trajectories to {out}")
     return 0
 

@@ -17,7 +17,6 @@ The job, end to end:
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -27,7 +26,7 @@ import numpy as np
 
 from toptraj import provenance
 from toptraj._validation import check_choice, check_fraction, check_seed
-from toptraj.io import atomic_write_text, save_set
+from toptraj.io import atomic_write_text, dumps_strict, save_set
 from toptraj.trajectory import TrajectorySet
 
 
@@ -136,8 +135,8 @@ def run_demo(out: str | Path = "out/demo", quick: bool = False, seed: int = 0, f
         "seconds": round(elapsed, 2),
         "provenance": provenance.collect(),
     }
-    atomic_write_text(out / "report.json", json.dumps(report, indent=1, default=str))
-    save_set(full, out / "trajectories", prefix="modesum")
+    atomic_write_text(out / "report.json", dumps_strict(report, indent=1, default=str))
+    save_set(full, out / "trajectories", prefix="modesum", mode="overwrite")  # the demo's own output
     _figures(full, main, per_fraction, cfg, out, plotting)
     print(f"wrote {out / 'report.json'} and figures in {out} ({elapsed:.1f}s)")
     return 0

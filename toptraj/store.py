@@ -59,7 +59,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from toptraj.io import StoreError, load_trajectory, save_trajectory
+from toptraj.io import StoreError, dumps_strict, load_trajectory, save_trajectory
 from toptraj.trajectory import Trajectory, TrajectorySet
 
 CATALOG = "catalog.sqlite"
@@ -336,7 +336,7 @@ class Store:
         with self._transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO sweeps (sweep_id, name, config, n_runs, created) VALUES (?, ?, ?, ?, ?)",
-                (sweep_id, name, json.dumps(config, sort_keys=True), len(keys), _now()),
+                (sweep_id, name, dumps_strict(config, sort_keys=True), len(keys), _now()),
             )
             db.executemany(
                 "INSERT OR IGNORE INTO sweep_runs (sweep_id, idx, key) VALUES (?, ?, ?)",
@@ -357,9 +357,9 @@ class Store:
             rows.append(
                 (
                     r["key"], r["generator"], r["function"], str(r["version"]),
-                    json.dumps(r["params"], sort_keys=True), r["seed"],
-                    json.dumps(r["axis"], sort_keys=True), json.dumps(r.get("options", {}), sort_keys=True),
-                    r["status"], json.dumps(list(r.get("files", []))), json.dumps(list(r.get("checksums", []))),
+                    dumps_strict(r["params"], sort_keys=True), r["seed"],
+                    dumps_strict(r["axis"], sort_keys=True), dumps_strict(r.get("options", {}), sort_keys=True),
+                    r["status"], dumps_strict(list(r.get("files", []))), dumps_strict(list(r.get("checksums", []))),
                     r.get("duration"), r.get("write_time"), r.get("error"), r.get("traceback"),
                     r.get("host") or socket.gethostname(), _now(),
                 )
