@@ -142,6 +142,17 @@ def save_trajectory(traj: Trajectory, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
 
 
+_META_TYPES = (
+    ("channels", list, "a list of strings"),
+    ("axis", str, "a string"),
+    ("source", str, "a string"),
+    ("params", dict, "an object"),
+    ("labels", dict, "an object"),
+    ("provenance", dict, "an object"),
+    ("seed", (int, type(None)), "an integer or null"),
+)
+
+
 def load_trajectory(path: str | os.PathLike, verify: bool = True) -> Trajectory:
     """Read a trajectory written by :func:`save_trajectory`; verify its checksum.
 
@@ -167,6 +178,11 @@ def load_trajectory(path: str | os.PathLike, verify: bool = True) -> Trajectory:
     checksum = meta.pop("checksum", None)
     if verify and checksum != _checksum(times, values, text=json.dumps(meta, sort_keys=True)):
         raise StoreError(f"{path}: checksum mismatch (file corrupt)")
+    for field, types, rule in _META_TYPES:
+        if field in meta and not isinstance(meta[field], types):
+            raise StoreError(f"{path}: metadata field {field!r} must be {rule}, got {type(meta[field]).__name__}")
+    if "channels" in meta and not all(isinstance(c, str) for c in meta["channels"]):
+        raise StoreError(f"{path}: metadata field 'channels' must be a list of strings")
     try:
         return Trajectory(
             times=times,
