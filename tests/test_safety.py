@@ -195,3 +195,76 @@ def test_every_generator_has_a_memory_estimate_that_grows_with_size():
         lo, hi = estimate(small, 64), estimate(large, 10**6 if estimate is modesum.estimate_memory_bytes else 64)
         assert 0 < lo < 2 * 10**9, estimate.__module__
         assert hi > 50 * 10**9, estimate.__module__  # big enough to be refused on any workstation
+
+
+# -- sweep size guards (before anything is expanded) -------------------------------------------
+def _config(**extra):
+    cfg = {"generator": "modesum", "params": {"a": 1.5, "b": 1.25},
+           "axis": {"times": {"start": 1, "stop": 100, "num": 5, "log": True}}}
+    cfg.update(extra)
+    return cfg
+
+
+@pytest.fixture
+def no_expansion(monkeypatch):
+    """Make any expansion of a range or a seed list fail the test."""
+    from toptraj import sweeps
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the guard let the config be expanded")
+
+    monkeypatch.setattr(sweeps, "expand_range", boom)
+    monkeypatch.setattr(sweeps, "_expand_seeds", boom)
+    return sweeps
+
+
+def test_a_billion_seeds_are_refused_from_the_count_alone(no_expansion):
+    with pytest.raises(SizeError, match=r"1,000,000,000 runs \(seeds 1,000,000,000\) exceeds the limit of 100,000.*--force-size"):
+        no_expansion.load_config(_config(seeds={"start": 0, "stop": 10**9}))
+
+
+def test_a_ten_million_point_grid_is_refused_from_the_count_alone(no_expansion):
+    grid = {"a": {"start": 1.5, "stop": 3.0, "num": 4000}, "b": {"start": 0.5, "stop": 2.0, "num": 2500}}
+    cfg = _config(grid=grid, params={})
+    with pytest.raises(SizeError, match=r"10,000,000 runs \(grid.a 4,000 x grid.b 2,500\)"):
+        no_expansion.load_config(cfg)
+    with pytest.raises(SizeError, match=r"grid.a has 10,000,000 values"):
+        no_expansion.load_config(_config(grid={"a": {"start": 1.5, "stop": 3.0, "num": 10**7}}, params={"b": 1.0}))
+    with pytest.raises(SizeError, match=r"axis.times has 1,000,000,000,000 values"):
+        no_expansion.load_config(_config(axis={"times": {"start": 1, "stop": 100, "num": 10**12}}))
+
+
+def test_sweep_command_refuses_a_billion_seeds_with_exit_2(tmp_path, capsys, no_expansion):
+    cfg = tmp_path / "grid.toml"
+    cfg.write_text('generator = "modesum"\nseeds = {start = 0, stop = 1000000000}\n[params]\na = 1.5\nb = 1.25\n'
+                   "noise = 0.1\n[axis]\ntimes = {start = 1, stop = 100, num = 5, log = true}\n")
+    assert main(["sweep", str(cfg), "--out", str(tmp_path / "store")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "1,000,000,000 runs" in err[0] and "--force-size" in err[0]
+    assert not (tmp_path / "store").exists() or not any((tmp_path / "store").rglob("*.npz"))
+
+
+def test_sweep_memory_guard_uses_the_generator_estimate():
+    from toptraj import sweeps
+
+    cfg = {"generator": "plrf", "params": {"alpha": 1.0, "beta": 0.5, "d": 10**6}, "seeds": [0],
+           "axis": {"steps": [0, 10, 100]}}
+    with pytest.raises(SizeError, match=r"plrf.volterra run with .*'d': 1000000.*--force-size"):
+        sweeps.load_config(cfg)
+    assert len(sweeps.load_config(cfg, force_size=True)) == 1  # the override: validated, nothing run
+
+
+def test_path_options_must_stay_inside_the_store(tmp_path):
+    from toptraj import sweeps
+    from toptraj.io import StoreError
+
+    with pytest.raises(StoreError, match=r"options.run_dir: '../../x' leaves the store"):
+        sweeps.load_config(_config(options={"run_dir": "../../x"}))
+    with pytest.raises(StoreError, match="options.out_dir"):
+        sweeps.load_config(_config(options={"out_dir": "/tmp/elsewhere"}))
+    spec = {"options_call": {"run_dir": "runs/net", "lr": 0.1}}
+    confined = sweeps._confine_paths(spec, str(tmp_path))
+    assert confined["options_call"]["run_dir"] == str((tmp_path / "runs/net").resolve())
+    (tmp_path / "link").symlink_to(tmp_path.parent)
+    with pytest.raises(StoreError, match="outside the store"):
+        sweeps._confine_paths({"options_call": {"run_dir": "link/x"}}, str(tmp_path))

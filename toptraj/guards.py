@@ -154,3 +154,77 @@ def check_file_size(path: str | os.PathLike, limit: int | None = MAX_FILE_BYTES,
             f"pass {FORCE_FLAG} to read it anyway"
         )
     return size
+
+
+#: Largest sweep config file read (TOML), 16 MiB: a real config is a few kB.
+MAX_CONFIG_BYTES = 16 << 20
+
+
+def check_sweep_config(raw: Mapping, name: str = "config", *, force: bool = False) -> int:
+    """Run count and axis sizes of a raw sweep config, checked before anything is expanded.
+
+    Parameters
+    ----------
+    raw : mapping
+        The config as read from TOML (``grid``, ``seeds``, ``axis`` tables as written).
+    name : str
+        The config's name for messages (its file name).
+    force : bool
+        Skip the limits (``--force-size``).
+
+    Returns
+    -------
+    int
+        The number of runs (an upper bound when ``integer = true`` ranges drop duplicates).
+
+    Raises
+    ------
+    SizeError
+        More than :data:`MAX_RUNS` runs, or a range/axis of more than :data:`MAX_AXIS_POINTS`
+        values. Malformed entries are left to the full validation.
+    """
+    lengths: dict[str, int] = {}
+    grid = raw.get("grid")
+    if isinstance(grid, Mapping):
+        for key, spec in grid.items():
+            n = spec_length(f"grid.{key}", spec)
+            if n is not None:
+                lengths[f"grid.{key}"] = n
+                _check_points(name, f"grid.{key}", n, force)
+    seeds = raw.get("seeds")
+    if seeds is not None:
+        n = spec_length("seeds", seeds)
+        if n is not None:
+            lengths["seeds"] = n
+    axis = raw.get("axis")
+    if isinstance(axis, Mapping):
+        for key, spec in axis.items():
+            n = spec_length(f"axis.{key}", spec)
+            if n is not None:
+                _check_points(name, f"axis.{key}", n, force)
+    return check_count(name, lengths, MAX_RUNS, force=force) if lengths else 1
+
+
+def _check_points(name: str, key: str, n: int, force: bool) -> None:
+    if n > MAX_AXIS_POINTS and not force:
+        raise SizeError(
+            f"{name}: {key} has {n:,} values, more than the limit of {MAX_AXIS_POINTS:,}; "
+            f"use fewer, or pass {FORCE_FLAG}"
+        )
+
+
+def run_memory_estimate(module, params, axis_values, function: str | None = None, axis_name: str | None = None):
+    """A generator module's ``estimate_memory_bytes`` for one run, or None if it declares none.
+
+    ``axis_values`` is the run's time/step/size axis (list or array) or None.
+    """
+    import inspect
+
+    estimate = getattr(module, "estimate_memory_bytes", None)
+    if estimate is None:
+        return None
+    n_times = 0 if axis_values is None else list(axis_values)
+    kwargs = {"function": function}
+    if axis_name is not None and "axis" in inspect.signature(estimate).parameters:
+        kwargs["axis"] = axis_name
+    return int(estimate(params, n_times if n_times else 0, **kwargs))

@@ -132,8 +132,9 @@ from typing import Any
 
 import numpy as np
 
+from toptraj import guards
 from toptraj._validation import check_choice, check_increasing, check_number
-from toptraj.store import Store, write_run_files
+from toptraj.store import Store, resolve_inside, write_run_files
 from toptraj.trajectory import Trajectory, TrajectorySet, _jsonable
 
 
@@ -176,6 +177,7 @@ def _read_toml(path: Path) -> dict:
             ) from None
     if not path.is_file():
         raise ValueError(f"config: {str(path)!r} is not a file")
+    guards.check_file_size(path, guards.MAX_CONFIG_BYTES)
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
@@ -314,13 +316,17 @@ class SweepConfig:
         return len(self.runs)
 
 
-def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig) -> SweepConfig:
+def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig, force_size: bool = False) -> SweepConfig:
     """Read and validate a sweep config; nothing is run.
 
     Parameters
     ----------
     source : path to a TOML file, dict, or SweepConfig
         See the module docstring for the format.
+    force_size : bool
+        Skip the size guards (``--force-size``): the run count (at most ``guards.MAX_RUNS``,
+        counted before anything is expanded), the length of each range, and the memory estimate
+        of the largest run against the machine's available memory.
 
     Raises
     ------
@@ -340,6 +346,8 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig) -> 
     unknown = sorted(set(raw) - set(CONFIG_KEYS))
     if unknown:
         raise ValueError(f"config: unknown key(s) {unknown}; allowed {list(CONFIG_KEYS)}")
+    config_name = str(source) if isinstance(source, (str, os.PathLike)) else "config"
+    guards.check_sweep_config(raw, config_name, force=force_size)  # before anything is expanded
     if "generator" not in raw:
         raise ValueError(f"config: missing 'generator' (one of {list(ADAPTERS)})")
     generator = check_choice("generator", raw["generator"], ADAPTERS)
@@ -417,6 +425,9 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig) -> 
     if seed_mode is None and seeds != [None]:
         raise ValueError(f"seeds: {module_name}.{function} takes no seed (it is deterministic); remove seeds")
     positional = list(sig.parameters)[: 1 + len(axis_call)]
+    for opt, value in options.items():
+        if _is_path_option(opt):  # resolved inside the store at run time; here only its form
+            resolve_inside(Path("/store"), value, f"{config_name}: options.{opt}")
     for opt in options:
         if opt in positional or opt in ("seed", "seeds") or (opt not in sig.parameters and not accepts_any):
             allowed = [p for p in sig.parameters if p not in positional and p not in ("seed", "seeds")]
@@ -425,6 +436,7 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig) -> 
     version = str(getattr(module, "VERSION", None) or _toptraj_version())
     names = list(grid)
     runs = []
+    largest = (0, None)
     for point in itertools.product(*(grid[k] for k in names)):
         values = {**fixed, **dict(zip(names, point, strict=True))}
         kwargs = {k: _coerce(v, fields[k].type) for k, v in values.items()}
@@ -432,6 +444,9 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig) -> 
             params = params_cls(**kwargs)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"grid point {dict(zip(names, point, strict=True))}: {exc}") from None
+        est = guards.run_memory_estimate(module, params, axis_call[-1] if axis_call else None, function, axis.get("name"))
+        if est is not None and est > largest[0]:
+            largest = (est, values)
         full = _jsonable(dataclasses.asdict(params))
         for seed in seeds:
             payload = {
@@ -450,12 +465,19 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig) -> 
                     "options_call": dict(options),
                 }
             )
+    if largest[1] is not None:
+        guards.check_memory(largest[0], f"{config_name}: a {generator}.{function} run with {largest[1]}", force=force_size)
     keys = [r["key"] for r in runs]
     if len(set(keys)) != len(keys):
         dup = next(r for i, r in enumerate(runs) if r["key"] in keys[:i])
         raise ValueError(f"grid: duplicate runs (same parameters and seed), e.g. {dup['params']} seed {dup['seed']}")
     config = _jsonable({k: raw[k] for k in CONFIG_KEYS if k in raw})
     return SweepConfig(name=name, generator=generator, function=function, config=config, runs=tuple(runs))
+
+
+def _is_path_option(name: str) -> bool:
+    """Options naming a file or folder (e.g. ``run_dir``): confined to the store."""
+    return name.endswith(("_dir", "_path", "_file")) or name in ("dir", "path", "file")
 
 
 def _toptraj_version() -> str:
@@ -499,6 +521,7 @@ def execute_run(spec: Mapping[str, Any], root: str | None) -> dict:
     result["host"] = socket.gethostname()
     t0 = time.perf_counter()
     try:
+        spec = _confine_paths(spec, root)
         trajectories = _call(spec)
     except Exception as exc:  # failure isolation: record and go on
         result.update(status="failed", duration=time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc}")
@@ -509,6 +532,19 @@ def execute_run(spec: Mapping[str, Any], root: str | None) -> dict:
         result.update(status="done", trajectories=trajectories)
         return result
     return _write(result, root, trajectories)
+
+
+def _confine_paths(spec: Mapping[str, Any], root: str | None) -> Mapping[str, Any]:
+    """The run with path options (``run_dir`` ...) resolved inside the store folder ``root``."""
+    paths = [k for k in spec["options_call"] if _is_path_option(k)]
+    if not paths:
+        return spec
+    if root is None:
+        raise ValueError(f"options {paths} need the store folder on the worker; drop --driver-writes")
+    opts = dict(spec["options_call"])
+    for k in paths:
+        opts[k] = str(resolve_inside(root, opts[k], f"options.{k}"))
+    return {**spec, "options_call": opts}
 
 
 def _write(result: dict, root: str | os.PathLike, trajectories: list[Trajectory]) -> dict:
@@ -731,11 +767,13 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--driver-writes", action="store_true", help="workers return results and this process writes the store (no shared disk)"
     )
+    parser.add_argument("--force-size", action="store_true",
+                        help="skip the size guards (run count, range lengths, memory estimate)")
 
 
 def run_cli(args: argparse.Namespace) -> int:
     """Run `toptraj sweep`; exit status 0 if every run is done, 1 if some failed (ValueError: bad config)."""
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, force_size=args.force_size)
     if args.workers is not None:
         check_number("--workers", args.workers, low=1, integer=True)
     out = Path(args.out) if args.out else Path("out") / Path(args.config).stem
