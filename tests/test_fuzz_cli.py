@@ -171,28 +171,54 @@ PARAM_NAMES = ["a", "b", "M", "amplitude", "noise", "time_scale", "zzz"]
 
 @st.composite
 def sweep_configs(draw):
-    cfg: dict = {"generator": draw(st.sampled_from(["modesum", "modesum", "modesum", "nope", 3, "dmft"]))}
-    if cfg["generator"] == "dmft":
-        cfg["params"] = {"a": draw(scalars)}  # never a complete (slow) DMFT run
-    else:
-        cfg["params"] = draw(st.dictionaries(st.sampled_from(PARAM_NAMES), scalars, max_size=4))
-    if draw(st.booleans()):
-        cfg["grid"] = draw(st.dictionaries(st.sampled_from(PARAM_NAMES), value_specs, max_size=2))
-    cfg["seeds"] = draw(st.one_of(
-        st.none(), st.lists(st.integers(-2, 3), max_size=3),
-        st.fixed_dictionaries({"start": st.sampled_from([0, 5, -1]), "stop": st.sampled_from([1, 3, 10**9, 10**18])}),
-        st.just("abc"),
-    ))
-    cfg["axis"] = draw(st.one_of(
-        st.fixed_dictionaries({"times": value_specs}), st.just({}), st.dictionaries(st.sampled_from(["times", "name", "steps"]),
-                                                                                  scalars, max_size=2),
-    ))
-    cfg["options"] = draw(st.one_of(
-        st.just({}), st.just({"modes": [1, 10]}), st.just({"run_dir": "../../x"}),
-        st.dictionaries(st.sampled_from(["modes", "zzz", "seed"]), scalars, max_size=2),
-    ))
-    if draw(st.booleans()):
-        cfg[draw(st.sampled_from(["name", "extra", "function"]))] = draw(scalars)
+    """A valid small modesum sweep with up to three hostile mutations (so that many examples run)."""
+    cfg: dict = {
+        "generator": "modesum",
+        "params": {"a": 1.5, "b": 1.25},
+        "grid": {"noise": [0.0, 0.05]},
+        "seeds": [0, 1],
+        "axis": {"times": {"start": 1, "stop": 100, "num": 5, "log": True}},
+        "options": {},
+    }
+    mutations = draw(st.lists(st.sampled_from([
+        "param", "grid", "seeds", "axis", "options", "generator", "extra", "drop", "big_seeds", "big_grid",
+    ]), max_size=3))
+    for m in mutations:
+        if m == "param":
+            cfg["params"][draw(st.sampled_from(PARAM_NAMES))] = draw(scalars)
+        elif m == "grid":
+            cfg["grid"] = draw(st.dictionaries(st.sampled_from(PARAM_NAMES), value_specs, max_size=2))
+        elif m == "seeds":
+            cfg["seeds"] = draw(st.one_of(st.none(), st.lists(st.integers(-2, 3), max_size=3), st.just("abc"),
+                                          st.fixed_dictionaries({"start": st.sampled_from([0, 5, -1]),
+                                                                 "stop": st.sampled_from([1, 3, 0])})))
+        elif m == "big_seeds":
+            cfg["seeds"] = {"start": 0, "stop": draw(st.sampled_from([10**9, 10**18, 2**62]))}
+        elif m == "big_grid":
+            cfg["grid"] = {"a": {"start": 1.5, "stop": 3.0, "num": draw(st.sampled_from([10**4, 10**7, 10**12]))},
+                           "b": {"start": 0.5, "stop": 2.0, "num": 1000}}
+            cfg["params"].pop("a", None)
+            cfg["params"].pop("b", None)
+        elif m == "axis":
+            cfg["axis"] = draw(st.one_of(
+                st.fixed_dictionaries({"times": value_specs}), st.just({}),
+                st.dictionaries(st.sampled_from(["times", "name", "steps"]), scalars, max_size=2),
+            ))
+        elif m == "options":
+            cfg["options"] = draw(st.one_of(
+                st.just({"modes": [1, 10]}), st.just({"run_dir": "../../x"}), st.just({"run_dir": "/tmp/x"}),
+                st.dictionaries(st.sampled_from(["modes", "zzz", "seed"]), scalars, max_size=2),
+            ))
+        elif m == "generator":
+            cfg["generator"] = draw(st.sampled_from(["nope", 3, "dmft", "maloney", ""]))
+        elif m == "extra":
+            cfg[draw(st.sampled_from(["name", "extra", "function"]))] = draw(scalars)
+        else:
+            cfg.pop(draw(st.sampled_from(["generator", "params", "axis", "seeds", "grid"])), None)
+    both = set(cfg.get("params", {})) & set(cfg.get("grid", {}))
+    for k in both:
+        if draw(st.booleans()):
+            cfg["params"].pop(k)
     return cfg
 
 

@@ -792,9 +792,11 @@ def run_cli(args: argparse.Namespace) -> int:
             result = _run_with_dask(cfg, st, args.workers, args.scheduler, not args.driver_writes)
     print(result.summary())
     if result.n_failed:
-        print(f"{result.n_failed} run(s) failed; errors are in the catalog ({out / 'catalog.sqlite'}, table runs)")
         for key, params, seed, error in result.failures[:5]:
             print(f"  {key[:12]} params={params} seed={seed}: {error}")
+        # the one stderr line of exit status 1 (details above and in the catalog)
+        print(f"toptraj sweep: {result.n_failed} of {result.n_runs} run(s) failed; errors are in the catalog "
+              f"({out / 'catalog.sqlite'}, table runs)", file=sys.stderr)
         return 1
     return 0
 
