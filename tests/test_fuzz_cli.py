@@ -185,7 +185,7 @@ def sweep_configs(draw):
     ]), max_size=3))
     for m in mutations:
         if m == "param":
-            cfg["params"][draw(st.sampled_from(PARAM_NAMES))] = draw(scalars)
+            cfg.setdefault("params", {})[draw(st.sampled_from(PARAM_NAMES))] = draw(scalars)
         elif m == "grid":
             cfg["grid"] = draw(st.dictionaries(st.sampled_from(PARAM_NAMES), value_specs, max_size=2))
         elif m == "seeds":
@@ -197,7 +197,7 @@ def sweep_configs(draw):
         elif m == "big_grid":
             cfg["grid"] = {"a": {"start": 1.5, "stop": 3.0, "num": draw(st.sampled_from([10**4, 10**7, 10**12]))},
                            "b": {"start": 0.5, "stop": 2.0, "num": 1000}}
-            cfg["params"].pop("a", None)
+            cfg.setdefault("params", {}).pop("a", None)
             cfg["params"].pop("b", None)
         elif m == "axis":
             cfg["axis"] = draw(st.one_of(
