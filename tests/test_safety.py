@@ -14,6 +14,8 @@ from toptraj.guards import SizeError
 from toptraj.io import InputError, check_file_size, dumps_strict, load_set, save_set
 from toptraj.trajectory import Trajectory
 
+pytestmark = pytest.mark.core
+
 GEN = ["generate", "modesum", "--a", "1.5", "--b", "1.25", "--times", "1:100:5", "--noise", "0.1"]
 
 

@@ -18,6 +18,8 @@ from toptraj.io import StoreError
 from toptraj.store import Store, StoreLockedError, resolve_inside, write_run_files
 from toptraj.trajectory import Trajectory
 
+pytestmark = pytest.mark.core
+
 KEY = "ab" + "0" * 62
 
 HOLDER = textwrap.dedent(
