@@ -144,26 +144,26 @@ def estimate_memory_bytes(params: DMFTParams, n_times, function: str | None = No
     (2 n_nodes) x n_nodes x M' matrices, M' = M or, beyond 2 * 4096 modes, 4096 exact modes plus a
     quadrature of a few hundred nodes. simulate: the data Psi (P x M), E feature matrices A
     (N x M), F (P x N) and its SVD, the residual path (n_times x M), and an M x M identity when
-    N = inf.
+    N = inf; simulate also computes the labels (t_x, t_of) with the theory, so it needs at least
+    what solve needs.
     """
     n = int(np.size(n_times)) if not np.isscalar(n_times) else int(n_times)
     M = int(params.M)
     m_eff = M if M <= 2 * DEFAULT_EXACT_MODES else DEFAULT_EXACT_MODES + 1024
-    theory = 16 * 6 * (2 * DEFAULT_NODES) * DEFAULT_NODES * m_eff * _THEORY_TIME_CHUNK // DEFAULT_NODES
+    theory = 16 * 8 * (2 * DEFAULT_NODES) * m_eff * _THEORY_TIME_CHUNK  # ~8 complex node-pair blocks
     theory += 8 * (8 * m_eff + 8 * n)
     N = None if np.isinf(params.N) else int(params.N)
     P = None if np.isinf(params.P) else int(params.P)
-    sim = 8 * n * M + 8 * 4 * M
+    sim = 8 * (3 * n * M + 4 * M)  # the residual path and its update temporaries
     if P is not None and params.optimizer != "sgd":
-        sim += 8 * (P * M + n * P)
+        sim += 8 * (2 * P * M + 2 * n * P)  # Psi (drawn, then scaled: two copies) and the train path
     if N is not None:
-        sim += 8 * int(params.ensemble) * N * M
+        sim += 8 * (int(params.ensemble) + 2) * N * M  # E feature matrices, A^T/sqrt(N) and Z = A^T V
     else:
-        sim += 8 * M * M
+        sim += 8 * 2 * M * M  # the identity in place of A^T, and Z
     if N is not None and P is not None:
-        sim += 8 * 3 * N * P
+        sim += 8 * 4 * N * P  # F, U and the SVD's workspace
+    sim = max(sim, theory)  # simulate also computes the labels with the theory
     if function == "solve":
         return int(theory)
-    if function == "simulate":
-        return int(sim)
-    return int(max(theory, sim))
+    return int(sim)

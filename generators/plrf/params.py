@@ -103,7 +103,7 @@ def estimate_memory_bytes(params: PLRFParams, n_times, function: str | None = No
         arr = np.asarray(n_times)
         n_steps = int(arr.max()) + 1 if arr.size else 0
     d, v = int(params.d), int(params.v)
-    base = 8 * (3 * d * d + 4 * v) + _ROW_CHUNK
+    base = 8 * (3 * d * d + 4 * v) + 2 * min(_ROW_CHUNK, 8 * v * d)  # a chunk of rows and its scaled copy
     volterra = base + _BYTES_PER_STEP * n_steps
     sgd = base + 8 * 8 * d  # the default "eigen" method (method="data" adds 8 v d for D^1/2 W)
     if function == "volterra":
