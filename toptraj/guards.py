@@ -228,3 +228,15 @@ def run_memory_estimate(module, params, axis_values, function: str | None = None
     if axis_name is not None and "axis" in inspect.signature(estimate).parameters:
         kwargs["axis"] = axis_name
     return int(estimate(params, n_times if n_times else 0, **kwargs))
+
+
+def params_memory_estimate(params, axis_values=None, function: str | None = None, axis_name: str | None = None):
+    """Memory estimate (bytes) of one run from its parameters object, or None if its generator has none.
+
+    The generator's ``estimate_memory_bytes`` is looked up in the module that defines the
+    parameters dataclass (e.g. ``generators.plrf.params`` for ``PLRFParams``).
+    """
+    import sys
+
+    module = sys.modules.get(type(params).__module__)
+    return None if module is None else run_memory_estimate(module, params, axis_values, function, axis_name)

@@ -444,7 +444,7 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig, for
             params = params_cls(**kwargs)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"grid point {dict(zip(names, point, strict=True))}: {exc}") from None
-        est = guards.run_memory_estimate(module, params, axis_call[-1] if axis_call else None, function, axis.get("name"))
+        est = guards.params_memory_estimate(params, axis_call[-1] if axis_call else None, function, axis.get("name"))
         if est is not None and est > largest[0]:
             largest = (est, values)
         full = _jsonable(dataclasses.asdict(params))
