@@ -71,9 +71,11 @@ def test_generate_into_a_folder_with_runs_refuses_with_exit_2(tmp_path, capsys):
     assert [t.seed for t in load_set(tmp_path)] == [0, 1, 2, 5, 6]
     assert main([*GEN, "--seeds", "8:9", "--out", str(tmp_path), "--overwrite"]) == 0
     assert [t.seed for t in load_set(tmp_path)] == [8]
-    with pytest.raises(SystemExit) as info:  # argparse: the two flags exclude each other
-        main([*GEN, "--seeds", "8:9", "--out", str(tmp_path), "--overwrite", "--append"])
-    assert info.value.code == 2
+    try:  # argparse: the two flags exclude each other
+        code = main([*GEN, "--seeds", "8:9", "--out", str(tmp_path), "--overwrite", "--append"])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
 
 
 # -- strict JSON -------------------------------------------------------------------------------
@@ -210,14 +212,14 @@ def _config(**extra):
 @pytest.fixture
 def no_expansion(monkeypatch):
     """Make any expansion of a range or a seed list fail the test."""
-    from toptraj import sweeps
+    from toptraj.sweeps import config
 
     def boom(*args, **kwargs):
         raise AssertionError("the guard let the config be expanded")
 
-    monkeypatch.setattr(sweeps, "expand_range", boom)
-    monkeypatch.setattr(sweeps, "_expand_seeds", boom)
-    return sweeps
+    monkeypatch.setattr(config, "expand_range", boom)
+    monkeypatch.setattr(config, "expand_seeds", boom)
+    return config
 
 
 def test_a_billion_seeds_are_refused_from_the_count_alone(no_expansion):
@@ -247,7 +249,7 @@ def test_sweep_command_refuses_a_billion_seeds_with_exit_2(tmp_path, capsys, no_
 
 
 def test_sweep_memory_guard_uses_the_generator_estimate():
-    from toptraj import sweeps
+    from toptraj.sweeps import config as sweeps
 
     cfg = {"generator": "plrf", "params": {"alpha": 1.0, "beta": 0.5, "d": 10**6}, "seeds": [0],
            "axis": {"steps": [0, 10, 100]}}
@@ -257,16 +259,29 @@ def test_sweep_memory_guard_uses_the_generator_estimate():
 
 
 def test_path_options_must_stay_inside_the_store(tmp_path):
-    from toptraj import sweeps
+    import dataclasses
+
     from toptraj.io import StoreError
+    from toptraj.sweeps.config import load_config
+    from toptraj.sweeps.runner import _confine_paths
 
     with pytest.raises(StoreError, match=r"options.run_dir: '../../x' leaves the store"):
-        sweeps.load_config(_config(options={"run_dir": "../../x"}))
+        load_config(_config(options={"run_dir": "../../x"}))
     with pytest.raises(StoreError, match="options.out_dir"):
-        sweeps.load_config(_config(options={"out_dir": "/tmp/elsewhere"}))
-    spec = {"options_call": {"run_dir": "runs/net", "lr": 0.1}}
-    confined = sweeps._confine_paths(spec, str(tmp_path))
-    assert confined["options_call"]["run_dir"] == str((tmp_path / "runs/net").resolve())
+        load_config(_config(options={"out_dir": "/tmp/elsewhere"}))
+    # at run time a path option is resolved inside the store folder (symlinks followed)
+    (run,) = load_config(_config()).runs
+    run = dataclasses.replace(run, call_options={"run_dir": "runs/net"})
+    assert _confine_paths(run, str(tmp_path)).call_options["run_dir"] == str((tmp_path / "runs/net").resolve())
     (tmp_path / "link").symlink_to(tmp_path.parent)
     with pytest.raises(StoreError, match="outside the store"):
-        sweeps._confine_paths({"options_call": {"run_dir": "link/x"}}, str(tmp_path))
+        _confine_paths(dataclasses.replace(run, call_options={"run_dir": "link/x"}), str(tmp_path))
+
+
+def test_generate_refuses_a_run_that_would_not_fit_in_memory(tmp_path, capsys):
+    argv = ["generate", "plrf", "--alpha", "0.7", "--beta", "0.4", "--d", str(10**9), "--steps", "1:100:5",
+            "--seeds", "0", "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "plrf volterra" in err[0] and "d=1000000000" in err[0] and "--force-size" in err[0]
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
