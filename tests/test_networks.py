@@ -450,7 +450,8 @@ def test_cli_generate_network(tmp_path, capsys):
     ts = load_set(tmp_path)
     assert len(ts) == 2 and {t.labels["N"] for t in ts} == {4.0, 8.0}
     assert (tmp_path / "_runs" / "w4_s0" / "trajectory.npz").exists()
-    assert main(argv) == 0  # a rerun resumes from the finished runs
+    assert main(argv) == 2  # the folder holds runs: refused without --append/--overwrite
+    assert main([*argv, "--overwrite"]) == 0  # a rerun resumes from the finished runs
     assert np.array_equal(load_set(tmp_path)[0].values, ts[0].values)
 
 

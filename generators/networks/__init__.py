@@ -54,6 +54,7 @@ from generators.networks.config import (  # noqa: F401
     PARAMETRIZATIONS,
     SOURCE,
     TrainConfig,
+    estimate_memory_bytes,
     select_device,
 )
 from generators.networks.data import (  # noqa: F401

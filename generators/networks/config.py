@@ -145,3 +145,44 @@ def select_device(preference: str = "auto") -> str:
     if preference == "cpu":
         return "cpu"
     return "cuda" if available else "cpu"
+
+
+_INPUT_DIM = {"mnist1d": 40, "digits": 64, "text": 1}  # features per sample (text: token ids)
+_N_OUT = {"mnist1d": 10, "digits": 10, "text": 128}  # classes (text: an upper bound on the vocabulary)
+
+
+def estimate_memory_bytes(config: TrainConfig, n_times=None, function: str | None = None) -> int:
+    """Peak memory (bytes) of one :func:`~generators.networks.train` run on the CPU; an estimate (factor ~2).
+
+    Parameters
+    ----------
+    config : TrainConfig
+    n_times : int, array or None
+        Unused (the record grid is ``config.n_record``); accepted for a uniform signature.
+    function : str or None
+        Unused (one run function).
+
+    Notes
+    -----
+    Parameters: depth width^2 (mlp), 5 depth width^2 (cnn, kernel 5) or 12 depth width^2
+    (transformer) plus the input and output layers; float32, five copies (weights, gradients,
+    two Adam moments, one spare). The parameter sketch stores 4 (int64 row, float32 sign) pairs per
+    parameter (48 bytes). Activations: batch x width x depth (x context for the transformer),
+    times 4 for the backward pass. Data: n_train + n_test samples.
+    """
+    w, depth = int(config.width), int(config.depth)
+    d_in, d_out = _INPUT_DIM[config.dataset], _N_OUT[config.dataset]
+    per_layer = {"mlp": 1, "cnn": 5, "transformer": 12}[config.arch]
+    n_params = depth * per_layer * w * w + w * (d_in + d_out + (config.context if config.arch == "transformer" else 0))
+    if config.arch == "cnn":
+        n_params += w * d_in * d_out  # flattened conv features into the classifier
+    weights = 4 * 5 * n_params
+    sketch = 48 * n_params if config.projection_dim > 0 else 0
+    ctx = config.context if config.arch == "transformer" else (d_in if config.arch == "cnn" else 1)
+    acts = 16 * config.batch_size * w * depth * ctx
+    if config.arch == "transformer":  # attention scores, batch x heads x context^2 per block
+        acts += 16 * config.batch_size * config.n_heads * ctx * ctx * depth
+    n_train, n_test = config.sizes
+    data = 4 * (n_train + n_test) * max(d_in, config.context if config.arch == "transformer" else 0) * 2
+    records = 8 * int(config.n_record) * (int(config.projection_dim) + 16)
+    return int(weights + sketch + acts + data + records + 200_000_000)  # + torch's own footprint
