@@ -51,10 +51,10 @@ def sizes(quick: bool) -> dict:
                 "cnn_widths": [4, 8, 16, 32], "cnn_steps": 200, "P": [100, 400], "onset_steps": 400,
                 "onset_record": 30, "onset_width": 32, "kernel_n": 40, "kernel_steps": 2,
                 "char_widths": [8, 16], "char_steps": 120, "char_depth": 1, "char_record": 24, "n_boot": 200}
-    return {"widths": [16, 32, 64, 128, 256], "seeds": [0, 1, 2], "steps": 8000, "n_record": 50, "online_steps": 5000,
-            "cnn_widths": [8, 16, 32, 64], "cnn_steps": 4000, "P": [125, 250, 500, 1000, 2000, 4000],
-            "onset_steps": 4000, "onset_record": 80, "onset_width": 64, "kernel_n": 300, "kernel_steps": 3,
-            "char_widths": [16, 32, 64], "char_steps": 2000, "char_depth": 1, "char_record": 60, "n_boot": 1000}
+    return {"widths": [16, 32, 64, 128, 256], "seeds": [0, 1, 2], "steps": 8000, "n_record": 50, "online_steps": 4000,
+            "cnn_widths": [8, 16, 32, 64], "cnn_steps": 3000, "P": [125, 250, 500, 1000, 2000, 4000],
+            "onset_steps": 3000, "onset_record": 60, "onset_width": 64, "kernel_n": 200, "kernel_steps": 3,
+            "char_widths": [16, 32, 64], "char_steps": 1500, "char_depth": 1, "char_record": 50, "n_boot": 1000}
 
 
 def mlp_config(sz: dict, **kw) -> nw.TrainConfig:
