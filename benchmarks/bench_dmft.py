@@ -1,4 +1,4 @@
-"""Benchmark of the DMFT theory solver against finite simulations (generators/dmft.py).
+"""Benchmark of the DMFT theory solver against finite simulations (generators/dmft/).
 
 Figures (written to benchmarks/results/dmft.json):
 - theory: test and train loss at 64 log-spaced times in [1, 1e4] for M = 1e4 modes (N = 256, P = 1024),

@@ -1,4 +1,4 @@
-"""Benchmark of the PLRF Volterra solver (generators/plrf.py); writes benchmarks/results/plrf.json.
+"""Benchmark of the PLRF Volterra solver (generators/plrf/); writes benchmarks/results/plrf.json.
 
     python benchmarks/bench_plrf.py [--d 1600] [--steps 1e6] [--sgd-steps 1e5] [--big-d 12800]
 
