@@ -3,10 +3,10 @@
 Parts (each cached in a resumable run store; a rerun reads finished runs back):
   sweep    MNIST-1D MLP width sweeps (data-limited P = 4000 and online), >= 3 seeds: measured
            time exponents (test, train) with seed-bootstrap intervals, plateau width exponent,
-           L(t, inf), t_x, t_of (generators.network_truth)
+           L(t, inf), t_x, t_of (generators.networks.truth)
   cnn      a small MNIST-1D CNN width sweep (measured exponents for the kernel comparison)
   onset    small training sets (several P, 3 seeds): t_of against P, and the weight-sketch path's
-           topology against the generalisation gap and t_of (generators.network_paths)
+           topology against the generalisation gap and t_of (generators.networks.paths)
   kernels  NTK at init and after training (binary split and trace over outputs) for the MLP, the
            CNN and the character transformer: predicted (a-1)/b against the measured exponent
   char     character-level transformer width sweep (online stdlib text, 3 seeds): the final loss
@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from generators import network_kernels as nk
-from generators import network_paths as npaths
-from generators import network_truth as nt
 from generators import networks as nw
+from generators.networks import kernels as nk
+from generators.networks import paths as npaths
+from generators.networks import truth as nt
 from toptraj import provenance
 from toptraj.baselines import fit_offset_power_law, loglog_slope
 from toptraj.io import atomic_write_text
@@ -146,7 +146,7 @@ def part_onset(sz, runs_dir, report, figs):
             "n_runs": int(both.sum()), "share_t_topo_before_t_of": float(np.mean(tt[both] < tof[both])) if both.any() else math.nan,
             "median_ratio_t_topo_over_t_of": float(np.median(tt[both] / tof[both])) if both.any() else math.nan,
             "spearman_t_topo_t_of": spearman(tt[both], tof[both]),
-            "rule": "t_topo: midpoint crossing of s = H0 total / arc length over windows of 12 records (network_paths)"},
+            "rule": "t_topo: midpoint crossing of the normalised H0 persistence entropy over windows of 12 records (generators.networks.paths)"},
     }
     figs.append(("onset", report["onset"]))
 

@@ -13,8 +13,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from generators import network_paths as npaths
-from generators import network_truth as nt
+from generators.networks import paths as npaths
+from generators.networks import truth as nt
 from toptraj.trajectory import Trajectory
 
 TIMES = np.unique(np.round(np.geomspace(1, 5000, 40)))
@@ -72,7 +72,7 @@ def test_measure_sweep_recovers_exponents_with_intervals_deterministically():
     assert me["hi"] - me["lo"] > 0  # seed noise gives a non-degenerate interval
     # L(t, inf) extrapolated across widths is the infinite-width curve 2 t^-0.25 within 5%
     np.testing.assert_allclose(np.asarray(a["L_inf"], float)[-10:], 2 * TIMES[-10:] ** -0.25, rtol=0.05)
-    for w, rec in a["per_width"].items():
+    for rec in a["per_width"].values():
         te = rec["time_exponent_test"]
         assert 0 < float(te["lo"]) <= float(te["value"]) <= float(te["hi"]) < 0.25  # finite N: slower than r
         assert float(rec["t_of"]["value"]) == pytest.approx(200, rel=0.3)  # gap ratio 0.2 from t > 200
@@ -173,7 +173,7 @@ def test_trace_kernel_of_linear_model_is_C_times_gram_and_probes_are_proportiona
     torch = pytest.importorskip("torch")
     from torch import nn
 
-    from generators.network_kernels import trace_ntk
+    from generators.networks.kernels import trace_ntk
 
     x = torch.tensor(np.random.default_rng(0).standard_normal((12, 5)), dtype=torch.float32)
     gram = (x.double() @ x.double().T).numpy()
@@ -191,7 +191,7 @@ def test_trace_kernel_of_linear_model_is_C_times_gram_and_probes_are_proportiona
 def test_kernel_spectrum_multi_output_targets_hand_values():
     from scipy.linalg import hadamard
 
-    from generators.network_kernels import kernel_spectrum
+    from generators.networks.kernels import kernel_spectrum
 
     h = hadamard(16).astype(float)
     x = h[:, 1:5] * np.sqrt([5.0, 3.0, 2.0, 1.0])
@@ -204,8 +204,8 @@ def test_kernel_spectrum_multi_output_targets_hand_values():
 @pytest.mark.slow
 def test_kernel_after_training_differs_from_init_and_trace_runs_on_ten_classes(tmp_path):
     pytest.importorskip("torch")
-    from generators import network_kernels as nk
     from generators import networks as nw
+    from generators.networks import kernels as nk
 
     cfg = nw.TrainConfig(width=16, base_width=16, steps=200, n_record=8, n_train=300, n_test=100, n_eval=100,
                          projection_dim=4, device="cpu")

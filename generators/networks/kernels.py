@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generators._ntk import binary_split, default_fit_range, ntk_matrix, power_law_slope
+from generators.networks.ntk import binary_split, default_fit_range, ntk_matrix, power_law_slope
 from toptraj._validation import check_choice, check_number
 
 __all__ = [
@@ -206,7 +206,7 @@ def ntk_samples(config, n_samples: int) -> tuple:
     Returns (x (n, *input_shape), y (n,), the DataSet); for text, x are windows of ``context``
     tokens and y the next token after the last position.
     """
-    from generators._datasets import load_dataset
+    from generators.networks.data import load_dataset
 
     n_samples = check_number("n_samples", n_samples, low=8, integer=True)
     n_train, n_test = config.sizes
