@@ -426,8 +426,12 @@ def test_width_sweep_labels_every_run_small():
     ts = nw.width_sweep(cfg, [4, 8, 16], [0, 1], ntk_samples=24)
     assert len(ts) == 6 and [t.params["width"] for t in ts] == [4, 4, 8, 8, 16, 16]
     for t in ts:
-        for name in ("a", "b", "N", "P", "t_x", "t_of", "time_exponent", "width_exponent_early", "width_exponent_late"):
+        for name in ("a", "b", "N", "P", "t_x", "t_of", "time_exponent", "width_exponent_early", "width_exponent_late",
+                     "model_exponent"):
             assert name in t.labels
+        rec = t.provenance["truth"]["width"]["time_exponent_test"]
+        assert np.array_equal([float(rec["value"])], [t.labels["time_exponent"]], equal_nan=True)
+        assert {"lo", "hi", "rule"} <= set(rec)
         assert t.labels["N"] == t.params["width"]
         assert math.isfinite(t.labels["a"]) and math.isfinite(t.labels["b"])
     assert math.isnan(ts[-1].labels["t_x"])  # the widest net stands in for N = inf
@@ -450,8 +454,11 @@ def test_cli_generate_network(tmp_path, capsys):
     ts = load_set(tmp_path)
     assert len(ts) == 2 and {t.labels["N"] for t in ts} == {4.0, 8.0}
     assert (tmp_path / "_runs" / "w4_s0" / "trajectory.npz").exists()
+    assert all("truth" in t.provenance and "time_exponent" in t.labels for t in ts)  # stored with the labels
     assert main(argv) == 0  # a rerun resumes from the finished runs
-    assert np.array_equal(load_set(tmp_path)[0].values, ts[0].values)
+    again = load_set(tmp_path)
+    assert np.array_equal(again[0].values, ts[0].values)
+    assert again[0].provenance["truth"] == ts[0].provenance["truth"]
 
 
 @pytest.mark.parametrize(
