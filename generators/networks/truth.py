@@ -18,7 +18,8 @@ nominal ``level`` = 0.9 as in the study's metrics). Rules (see docs/theory/netwo
   L(N) = L_inf + B N^-m (L_inf >= 0, B > 0, m in [``M_MIN``, ``M_MAX``]; relative least squares,
   grid over m, closed form in L_inf and B). Needs >= 4 widths; a fit at a bound of m is reported
   as not determinable.
-* **L(t, inf)** at every record step: the same three-parameter fit across widths, per step.
+* **L(t, inf)** at every record step: the same three-parameter fit across widths, per step;
+  NaN (not determinable) where m lands on a grid end or L_inf on its bound 0.
 * **t_x** (per width N with 2N swept): the label definition of :mod:`toptraj.transitions`
   (kappa_N(t) = -log2(dL(t, 2N) / dL(t, N)) crosses (1 + m_late) / 2, m_late = the plateau
   width exponent), with dL(t, N) = L(t, N) - L(t, inf) from the extrapolated L(t, inf).
@@ -274,7 +275,8 @@ def _sweep_quantities(times, widths, test: dict, train: dict, fits: tuple) -> di
     t_x_ref: dict = {}
     if len(widths) >= 3:
         L_inf, _, _, at_bound = fits[2]
-        L_inf = np.where(at_bound, np.nan, L_inf)
+        # a fit with m at a grid end or L_inf pinned at its bound 0 does not determine L(t, inf)
+        L_inf = np.where(at_bound | (L_inf <= 0), np.nan, L_inf)
         for i, w in enumerate(widths):
             if 2 * w not in widths:
                 continue
