@@ -291,6 +291,8 @@ def _sweep_quantities(times, widths, test: dict, train: dict, fits: tuple) -> di
                 if t_x[w] == times[0]:
                     # the definition returns t0 when kappa starts past the level: no early regime seen
                     t_x[w], why = math.nan, "kappa_N is past (1 + m_late)/2 from the first record: no crossover seen"
+                elif t_x[w] >= times[-1]:
+                    t_x[w], why = math.nan, "kappa_N reaches (1 + m_late)/2 only at the last record: not inside the run"
             if why:
                 out["reasons"][f"t_x/{w}"] = why
             ref = arr[-1]
