@@ -369,7 +369,7 @@ def main(argv=None) -> int:
     if prev.exists():  # parts not rerun keep their previous results
         old = json.loads(prev.read_text())
         if old.get("quick") == args.quick:
-            report.update({k: v for k, v in old.items() if k in PARTS})
+            report.update({k: v for k, v in old.items() if k in (*PARTS, "figures")})
             report["cpu_seconds"].update(old.get("cpu_seconds", {}))
     figs: list = []
     fns = {"sweep": part_sweep, "cnn": part_cnn, "onset": part_onset, "kernels": part_kernels, "char": part_char}
@@ -379,7 +379,7 @@ def main(argv=None) -> int:
             fns[p](sz, runs, report, figs)
             report["cpu_seconds"][p] = time.process_time() - c0
             print(f"{p}: {report['cpu_seconds'][p]:.1f} CPU s", flush=True)
-    report["figures"] = draw(figs, out)
+    report["figures"] = sorted(set(report.get("figures", [])) | set(draw(figs, out)))
     report["provenance"] = provenance.collect(script="analyses/network_truth.py")
     atomic_write_text(out / "report.json", json.dumps(_jsonable(report), indent=1))
     return 0
