@@ -154,22 +154,40 @@ def part_onset(sz, runs_dir, report, figs):
 def spearman(x, y) -> float:
     x, y = np.asarray(x, float), np.asarray(y, float)
     ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 4:
-        return math.nan
+    if ok.sum() < 4 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
+        return math.nan  # constant input: undefined
     from scipy.stats import spearmanr
 
     return float(spearmanr(x[ok], y[ok]).statistic)
 
 
+def partial_spearman(x, y, z) -> float:
+    """Spearman correlation of x and y given z: Pearson of the rank residuals after regressing on rank(z)."""
+    from scipy.stats import rankdata
+
+    x, y, z = (np.asarray(v, float) for v in (x, y, z))
+    ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(z)
+    if ok.sum() < 5 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
+        return math.nan
+    rx, ry, rz = (rankdata(v[ok]) for v in (x, y, z))
+    design = np.c_[np.ones_like(rz), rz]
+    res = [r - design @ np.linalg.lstsq(design, r, rcond=None)[0] for r in (rx, ry)]
+    den = np.linalg.norm(res[0]) * np.linalg.norm(res[1])
+    return float(res[0] @ res[1] / den) if den > 0 else math.nan
+
+
 def correlations(rows) -> dict:
-    """Spearman correlation of each path feature (and the weight-norm baseline) with the gap and t_of."""
+    """Spearman correlation of each path feature (and the weight-norm baseline) with the gap and t_of,
+    raw and partial given log P (P drives both the features and the targets: the confound)."""
     feats = ("h0_ratio", "h1_ratio", "h1_count", "h0_entropy", "ph_dimension", "final_param_norm", "arc_length")
     out = {}
     for f in feats:
         x = [r[f] for r in rows]
-        out[f] = {"vs_final_gap": spearman(x, [r["final_gap"] for r in rows]),
-                  "vs_t_of": spearman(x, [r["t_of"] for r in rows]),
-                  "vs_log_P": spearman(x, [math.log(r["P"]) for r in rows])}
+        logp = [math.log(r["P"]) for r in rows]
+        gap, tof = [r["final_gap"] for r in rows], [r["t_of"] for r in rows]
+        out[f] = {"vs_final_gap": spearman(x, gap), "vs_t_of": spearman(x, tof), "vs_log_P": spearman(x, logp),
+                  "vs_final_gap_given_log_P": partial_spearman(x, gap, logp),
+                  "vs_t_of_given_log_P": partial_spearman(x, tof, logp)}
     return out
 
 

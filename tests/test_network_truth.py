@@ -253,3 +253,28 @@ def test_topological_onset_finds_the_switch_from_drift_to_dithering():
         npaths.windowed_statistic(traj, window=200)
     with pytest.raises(ValueError, match="proj_"):
         npaths.path_points(_path_traj(np.ones((10, 1))))
+
+
+# -- the analysis script -------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_analysis_quick_writes_report_and_figures(tmp_path, capsys):
+    pytest.importorskip("torch")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "analyses" / "network_truth.py"
+    spec = importlib.util.spec_from_file_location("network_truth_analysis", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--quick", "--parts", "bogus", "--out", str(tmp_path)]) == 2
+    assert "--parts" in capsys.readouterr().err
+    argv = ["--quick", "--parts", "sweep,onset", "--out", str(tmp_path / "rep"), "--runs", str(tmp_path / "runs")]
+    assert mod.main(argv) == 0
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert set(report["sweep"]) == {"data_limited", "online"}
+    row = report["sweep"]["online"]["truth"]["per_width"]["8"]["time_exponent_test"]
+    assert len(row) >= 3 and math.isfinite(float(row[0]))
+    assert {"sweep.png", "onset.png"} <= set(report["figures"])
+    assert all((tmp_path / "rep" / f).stat().st_size > 1000 for f in report["figures"])
+    tofs = {P: v["t_of_mean"] for P, v in report["onset"]["by_P"].items()}
+    assert float(tofs["400"]) > float(tofs["100"])  # the quick onset runs show the P dependence too
