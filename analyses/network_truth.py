@@ -37,7 +37,7 @@ from generators.networks import truth as nt
 from toptraj import provenance
 from toptraj.baselines import fit_offset_power_law, loglog_slope
 from toptraj.io import atomic_write_text
-from toptraj.trajectory import _jsonable
+from toptraj.trajectory import jsonable
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = {"source": "public prior attempt, 5 character-level GPT models, one seed (combined loss+TDA model)",
@@ -399,7 +399,7 @@ def main(argv=None) -> int:
             print(f"{p}: {report['cpu_seconds'][p]:.1f} CPU s", flush=True)
     report["figures"] = sorted(set(report.get("figures", [])) | set(draw(figs, out)))
     report["provenance"] = provenance.collect(script="analyses/network_truth.py")
-    atomic_write_text(out / "report.json", json.dumps(_jsonable(report), indent=1))
+    atomic_write_text(out / "report.json", json.dumps(jsonable(report), indent=1))
     return 0
 
 

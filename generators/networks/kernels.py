@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from generators.networks.ntk import binary_split, default_fit_range, ntk_matrix, power_law_slope
-from toptraj._validation import check_choice, check_number
+from toptraj.validation import check_choice, check_number
 
 __all__ = [
     "KernelSpectrum", "KINDS", "trace_ntk", "kernel_spectrum", "network_kernel", "kernel_change",

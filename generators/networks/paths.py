@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from toptraj._validation import check_number
+from toptraj.validation import check_number
 from toptraj.trajectory import Trajectory
 
 __all__ = ["path_points", "path_topology", "windowed_statistic", "topological_onset"]

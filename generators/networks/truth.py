@@ -47,8 +47,8 @@ from pathlib import Path
 
 import numpy as np
 
-from toptraj._validation import check_choice, check_number, check_seed
-from toptraj.trajectory import Trajectory, TrajectorySet, _jsonable
+from toptraj.validation import check_choice, check_number, check_seed
+from toptraj.trajectory import Trajectory, TrajectorySet, jsonable
 from toptraj.transitions import CROSSOVER_MIN_CONTRAST, local_width_exponent, overfitting_onset, width_crossover_time
 
 __all__ = [
@@ -103,7 +103,7 @@ class Measured:
     determinable_share: float = math.nan
 
     def to_dict(self) -> dict:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
     @classmethod
     def from_dict(cls, d: dict) -> Measured:
@@ -345,7 +345,7 @@ def measure_sweep(trajectories: Sequence[Trajectory], *, n_boot: int = 1000, boo
 
     Returns
     -------
-    dict (JSON-ready after :func:`toptraj.trajectory._jsonable`): ``format``, ``widths``, ``seeds``,
+    dict (JSON-ready after :func:`toptraj.trajectory.jsonable`): ``format``, ``widths``, ``seeds``,
     ``times``, ``per_width`` {width: {time_exponent_test, time_exponent_train, t_of, t_x,
     t_x_widest_reference: Measured dicts; drift_test, drift_train: floats}}, ``model_exponent``
     (Measured dict), ``per_run`` {"w{width}_s{seed}": {"t_of": float}}, ``L_inf`` (n_t,) and
@@ -393,7 +393,7 @@ def measure_sweep(trajectories: Sequence[Trajectory], *, n_boot: int = 1000, boo
         tr, te = t.channel("train_loss"), t.channel("test_loss")
         per_run[f"w{int(t.params['width'])}_s{t.seed}"] = {"t_of": overfitting_onset(t.times, tr, np.maximum(te, 1e-300))}
     seeds = sorted({int(t.seed) for t in runs})
-    return _jsonable({
+    return jsonable({
         "format": TRUTH_FORMAT, "widths": widths, "seeds": seeds, "n_runs": len(runs), "times": times,
         "per_width": per_width, "model_exponent": model_exp.to_dict(), "per_run": per_run,
         "L_inf": point.get("L_inf", np.full(times.shape, np.nan)), "rules": RULES,
@@ -469,7 +469,7 @@ def measured_sweep(
             runs.append(train_fn(replace(config, width=w), s, run_dir=out / "_runs" / f"w{w}_s{s}",
                                  num_threads=num_threads, progress=progress))
     truth = measure_sweep(runs, n_boot=n_boot, boot_seed=boot_seed)
-    truth["config"] = _jsonable(asdict(config))
+    truth["config"] = jsonable(asdict(config))
     labelled = label_sweep(runs, truth)
     save_set(labelled, out / "runs")
     atomic_write_text(out / "truth.json", json.dumps(truth, indent=1))

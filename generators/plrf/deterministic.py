@@ -33,7 +33,7 @@ class _DEMeasure:
     rho_w : (n,) eigenvalue measure rho(x) dx at the atoms (sums to ~d): E sum_k delta(x - lambda_k)
     f_w : (n,) forcing measure at the atoms: E sum_k w_k delta(x - lambda_k)
     p_inf : point mass of the forcing measure at 0 (E P_inf)
-    p0 : |D^1/2 b|^2 = P(0)
+    p0 : norm(D^1/2 b)^2 = P(0)
     lambda_max : top of the support (largest x whose atom holds > 1e-12 d); conservative for the
         stability check (above a typical draw's lambda_max: 1.20 vs ~0.98 at d = 200, alpha = 0.7)
     s0 : (1/d) Tr (W^T D W)^-1 in the deterministic equivalent
@@ -109,7 +109,7 @@ def _de_measure(params: PLRFParams) -> _DEMeasure:
     integrated by the trapezoid rule in log x on a grid of 1000 points per decade from
     (sqrt(v/d) - 1)^2 v^-2 alpha / 4 to 2 (1 + Tr D / d)(1 + 4/sqrt d). Mass checks (raise
     RuntimeError beyond 1e-3 relative): sum rho = d, sum x rho = Tr D (= E Tr W^T D W) and
-    P_inf + sum f = |D^1/2 b|^2.
+    P_inf + sum f = norm(D^1/2 b)^2.
 
     Cost: O(n_newton n_x v) with n_x ~ 1000 log10(x_hi / x_lo) (~5000 at d = 200, v = 800) and
     n_newton ~ 50 (most points converge earlier); d = 200, v = 800: a few seconds. Memory

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from generators.plrf.params import PLRFParams
-from toptraj._validation import check_increasing, check_seed
+from toptraj.exceptions import UnstableStepError
+from toptraj.validation import check_increasing, check_seed
 
 #: Modes with lambda < _LUMP_REL * lambda_max have unreliable eigenvectors in float64 (eigenvector
 #: error ~ eps lambda_max / lambda); their weight is lumped with P_inf (they do not move in practice:
@@ -32,8 +33,8 @@ class Spectrum:
     gproj : (d,) V^T W^T D b (the target's coordinates times sqrt(lam))
     weights : (d,) w_k = gproj_k^2 / lam_k (0 for lumped modes)
     reliable : (d,) bool, lam_k >= 1e-10 lam_max
-    p_frozen : P_inf plus the weight of lumped modes (= |D^1/2 b|^2 - sum of reliable w_k)
-    p0 : |D^1/2 b|^2 = sum_{j<=v} j^-2(alpha+beta) = P(0)
+    p_frozen : P_inf plus the weight of lumped modes (= norm(D^1/2 b)^2 - sum of reliable w_k)
+    p0 : norm(D^1/2 b)^2 = sum_{j<=v} j^-2(alpha+beta) = P(0)
     """
 
     lam: np.ndarray
@@ -126,13 +127,13 @@ def _check_stable(params: PLRFParams, spec: Spectrum) -> float:
     lr, bsz = params.lr, params.batch
     edge = lr * (bsz + 1) * spec.lambda_max
     if edge >= 2.0:
-        raise ValueError(
+        raise UnstableStepError(
             f"lr={lr:.6g} is unstable: lr*(batch+1)*lambda_max = {edge:.6g} must be < 2 "
             f"(lambda_max={spec.lambda_max:.6g}); use lr < {2.0 / ((bsz + 1) * spec.lambda_max):.6g}"
         )
     kn = kernel_norm(params, spec)
     if kn >= 1.0:
-        raise ValueError(
+        raise UnstableStepError(
             f"lr={lr:.6g} is unstable: the kernel norm ||K|| = {kn:.6g} must be < 1 (expected loss diverges)"
         )
     return kn
