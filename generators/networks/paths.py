@@ -31,8 +31,8 @@ import math
 
 import numpy as np
 
-from toptraj.validation import check_number
 from toptraj.trajectory import Trajectory
+from toptraj.validation import check_number
 
 __all__ = ["path_points", "path_topology", "windowed_statistic", "topological_onset"]
 

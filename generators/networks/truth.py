@@ -47,9 +47,9 @@ from pathlib import Path
 
 import numpy as np
 
-from toptraj.validation import check_choice, check_number, check_seed
 from toptraj.trajectory import Trajectory, TrajectorySet, jsonable
 from toptraj.transitions import CROSSOVER_MIN_CONTRAST, local_width_exponent, overfitting_onset, width_crossover_time
+from toptraj.validation import check_choice, check_number, check_seed
 
 __all__ = [
     "Measured", "START", "MIN_POINTS", "PLATEAU_START", "LEVEL", "time_exponent_window", "fit_time_exponent",
