@@ -229,8 +229,33 @@ def split_observed(times, fraction):
     return t <= t[0] + fraction * (t[-1] - t[0])
 
 
-def predict_final(times, loss, fraction) -> dict:
-    """Final-loss predictions from the observed part by the plain baselines."""
+def _shipped_predictor():
+    """The part-1 exponent predictor shipped with toptraj (curve input), or None if absent."""
+    try:
+        from toptraj.predictor import ExponentPredictor, shipped_path
+    except ImportError:
+        return None
+    return ExponentPredictor.load(shipped_path("curve"))
+
+
+def _fixed_r_extrapolation(t, y, r, T) -> float:
+    """L0 + A T^-r with r given and (L0 >= 0, A) by least squares on the observed part."""
+    x = t ** (-r)
+    design = np.c_[np.ones_like(x), x]
+    L0, A = np.linalg.lstsq(design, y, rcond=None)[0]
+    if L0 < 0:
+        L0, A = 0.0, float(x @ y / (x @ x))
+    return float(L0 + A * T ** (-r))
+
+
+def predict_final(traj, fraction, predictor=None) -> dict:
+    """Final test-loss predictions from the observed first ``fraction`` of steps.
+
+    Plain baselines (last value, L0 + A t^-r fit, log-log slope of the last third) and, when
+    ``predictor`` is given, the part-1 predictor: its r from the observed curve, then L0 + A T^-r
+    with that r (L0, A by least squares on the observed part).
+    """
+    times, loss = traj.times, traj.channel("test_loss")
     keep = split_observed(times, fraction)
     t, y, T = times[keep], loss[keep], float(times[-1])
     out = {"last_value": float(y[-1])}
@@ -238,10 +263,11 @@ def predict_final(times, loss, fraction) -> dict:
     out["power_law_L0_At^-r"] = float(fit.L0 + fit.A * T ** (-fit.r)) if fit.success else math.nan
     s = loglog_slope(t, y, last=1 / 3)
     out["loglog_slope"] = float(math.exp(s.intercept + s.slope * math.log(T)))
-    try:  # the part-1 predictor, when it exists on this branch
-        from toptraj import predictor  # noqa: F401
-    except ImportError:
-        pass
+    if predictor is not None:
+        observed = replace(traj, times=t, values=traj.values[keep])
+        r = float(predictor.predict([observed])[0])
+        out["predictor_r_then_L0_At^-r"] = _fixed_r_extrapolation(t, y, r, T) if r > 0 else math.nan
+        out["predictor_r"] = r
     return out
 
 
@@ -250,13 +276,14 @@ def part_char(sz, runs_dir, report, figs):
     c0 = time.process_time()
     ts, truth = nt.measured_sweep(cfg, sz["char_widths"], sz["seeds"], runs_dir / "char", n_boot=sz["n_boot"])
     rows = []
+    predictor = _shipped_predictor()
     for t in ts:
         y = t.channel("test_loss")
         for f in (0.3, 0.5):
-            preds = predict_final(t.times, y, f)
+            preds = predict_final(t, f, predictor)
             rows.append({"width": int(t.params["width"]), "seed": t.seed, "fraction": f, "final": float(y[-1]),
                          "n_observed": int(split_observed(t.times, f).sum()), **preds})
-    methods = [k for k in rows[0] if k not in ("width", "seed", "fraction", "final", "n_observed")]
+    methods = [k for k in rows[0] if k not in ("width", "seed", "fraction", "final", "n_observed", "predictor_r")]
     seeds = sz["seeds"]
     rng = np.random.default_rng(0)
     table = {}
@@ -272,11 +299,9 @@ def part_char(sz, runs_dir, report, figs):
                 boots.append(np.nanmean([e for i in pick for e in err[seeds[i]]]))
             lo, hi = np.quantile(boots, [0.05, 0.95])
             table[str(f)][m] = {"mae": mae, "lo": float(lo), "hi": float(hi)}
-    try:
-        import toptraj.predictor  # noqa: F401
-        pred_note = "toptraj.predictor exists but is not wired into this analysis yet"
-    except ImportError:
-        pred_note = "toptraj.predictor (part-1 predictor) is not on this branch: skipped"
+    pred_note = ("toptraj.predictor (part-1 predictor) is not installed: skipped" if predictor is None else
+                 "shipped curve predictor (toptraj/data/exponent_predictor_curve.npz, trained on generated curves) "
+                 "predicts r from the observed part; final = L0 + A T^-r with that r, L0 and A fitted on the observed part")
     report["char"] = {"config": asdict(cfg), "truth": summarise_truth(truth), "predictions": rows, "mae": table,
                       "published": PUBLISHED, "predictor": pred_note, "cpu_seconds": time.process_time() - c0,
                       "final_test_loss": {str(w): float(np.mean([t.channel("test_loss")[-1] for t in ts
