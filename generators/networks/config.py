@@ -13,6 +13,7 @@ ARCHS = ("mlp", "cnn", "transformer")
 PARAMETRIZATIONS = ("standard", "mup")
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,10 @@ class TrainConfig:
         Seed of the parameter sketch.
     device : {"auto", "cpu", "cuda"}
         "auto": cuda if available.
+    precision : {"auto", "fp32", "bf16", "fp16"}
+        Training-step arithmetic: "auto" (fp32 on CPU; on CUDA bf16 where supported, else fp16),
+        "fp32", "bf16" (torch.autocast) or "fp16" (autocast with a GradScaler; CUDA only). Records
+        (losses, norms, sketch) are always evaluated in fp32.
     """
 
     dataset: Literal["mnist1d", "digits", "text"] = "mnist1d"
@@ -90,6 +95,7 @@ class TrainConfig:
     projection_dim: int = 256
     projection_seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, DATASETS)
@@ -126,6 +132,7 @@ class TrainConfig:
         check_number("projection_dim", self.projection_dim, low=0, integer=True)
         check_seed("projection_seed", self.projection_seed)
         check_choice("device", self.device, DEVICES)
+        check_choice("precision", self.precision, PRECISIONS)
 
     @property
     def sizes(self) -> tuple[int, int]:
@@ -186,3 +193,22 @@ def estimate_memory_bytes(config: TrainConfig, n_times=None, function: str | Non
     data = 4 * (n_train + n_test) * max(d_in, config.context if config.arch == "transformer" else 0) * 2
     records = 8 * int(config.n_record) * (int(config.projection_dim) + 16)
     return int(weights + sketch + acts + data + records + 200_000_000)  # + torch's own footprint
+
+
+def select_precision(precision: str, device: str) -> tuple[str, bool]:
+    """The autocast dtype name for a run ('fp32' = no autocast) and whether a GradScaler is used.
+
+    'auto' is fp32 on CPU (the tested path: bit-reproducible) and bf16 on a CUDA device that
+    supports it, else fp16. fp16 needs CUDA (a loss scaler guards its small exponent range).
+    """
+    check_choice("precision", precision, PRECISIONS)
+    check_choice("device", device, ("cpu", "cuda"))
+    if precision == "auto":
+        if device == "cpu":
+            return "fp32", False
+        import torch
+
+        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision == "fp16" and device != "cuda":
+        raise ValueError("precision='fp16' needs device='cuda' (a GradScaler); use 'bf16' or 'fp32' on CPU")
+    return precision, precision == "fp16"
