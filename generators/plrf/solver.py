@@ -16,9 +16,9 @@ from scipy.interpolate import CubicSpline
 from generators.plrf.deterministic import _de_measure
 from generators.plrf.params import SOURCE, PLRFParams, _trace_d
 from generators.plrf.phases import _labels
-from generators.plrf.spectral import Spectrum, _check_stable, _check_steps, spectrum
+from generators.plrf.spectral import DTYPES, Spectrum, _check_stable, _check_steps, spectrum
 from toptraj import provenance
-from toptraj._validation import check_seed
+from toptraj._validation import check_choice, check_seed
 from toptraj.trajectory import Trajectory
 
 _EXACT_STEPS = 4096  # F, K summed exactly below this step; spline in log r above
@@ -55,6 +55,8 @@ def _volterra_de(params: PLRFParams, r: np.ndarray) -> Trajectory:
         "n_lumped": 0,
         "picard_iterations": iters,
         "n_quadrature": int(de.x.shape[0]),
+        "quadrature": de.method,
+        "dtype": "float64",
     }
     return _volterra_trajectory(params, r, p, f, de.p_inf, None, solver)
 
@@ -153,9 +155,14 @@ def _damped_fft_solve(f: np.ndarray, k: np.ndarray) -> np.ndarray:
     log_rho = math.log(1e-13) / nfft
     damp = np.exp(log_rho * np.arange(n))
     f_hat = sfft.rfft(f * damp, nfft)
-    k_hat = sfft.rfft(k * damp, nfft)
-    z = np.exp(-2j * np.pi * np.arange(f_hat.shape[0]) / nfft)  # delay by one step (K(r-1-s))
-    p = sfft.irfft(f_hat / (1.0 - math.exp(log_rho) * z * k_hat), nfft)[:n] / damp
+    kd = np.empty(n)  # rho z K~(z) is the transform of rho^r K(r - 1): the one-step delay in time
+    kd[0] = 0.0
+    np.multiply(k[:-1], damp[1:], out=kd[1:])
+    kd_hat = sfft.rfft(kd, nfft)
+    np.subtract(1.0, kd_hat, out=kd_hat)
+    np.divide(f_hat, kd_hat, out=f_hat)
+    p = sfft.irfft(f_hat, nfft)[:n]
+    p /= damp
     return np.maximum(p, f)
 
 
@@ -186,7 +193,7 @@ def _picard(f: np.ndarray, k: np.ndarray, tol: float = 1e-12, max_iter: int = 20
     raise RuntimeError(f"Picard iteration did not converge in {max_iter} iterations (last relative change {err:.3g})")
 
 
-def volterra(params: PLRFParams, steps, seed: int | None = 0) -> Trajectory:
+def volterra(params: PLRFParams, steps, seed: int | None = 0, *, dtype: str = "float64") -> Trajectory:
     """Expected loss P(r) of one-pass SGD at the given steps, from the Volterra equation for one W.
 
     Parameters
@@ -202,6 +209,10 @@ def volterra(params: PLRFParams, steps, seed: int | None = 0) -> Trajectory:
         ValueError). Measured against the mean of the one-W curves over seeds 0..199 (v = 4d,
         r in [1, 1e5]): max 2.1% at (0.7, 0.7), d = 200 and 3.1% at (1.0, 0.75), d = 200 (the
         averages' own standard errors ~1-1.5%); the DE sits ~1% below the W-average.
+    dtype : "float64" or "float32"
+        Type of the O(v d^2 + d^3) part of :func:`spectrum` (forming and reducing W^T D W); the
+        solve is float64 either way. Ignored for seed=None (the deterministic equivalent is
+        float64 throughout); provenance["solver"]["dtype"] records the type used.
 
     Returns
     -------
@@ -211,18 +222,20 @@ def volterra(params: PLRFParams, steps, seed: int | None = 0) -> Trajectory:
         ``kernel_term`` (sum_{s<r} K(r-1-s) P(s) = P - F); labels alpha, beta, phase, eta, xi;
         provenance["solver"] holds lambda_max, kernel_norm, trace_D, p_inf, n_lumped, iterations.
 
-    Cost: spectrum O(v d^2 + d^3) (cached), then O(d (4096 + 200 log10 R)) for F, K and
-    O(R log R) per Picard iteration, R = steps[-1] + 1. seed=None: the spectrum is replaced by the
-    deterministic equivalent, O(n_newton n_x v) with n_x ~ 1000 per decade of the spectrum (cached),
-    and F, K cost O(n_x (4096 + 200 log10 R)).
+    Cost: spectrum O(v d^2 + d^3) (cached per W, shared by every lr and batch size), then
+    O(d (4096 + 200 log10 R)) for F, K and O(R log R) per Picard iteration, R = steps[-1] + 1.
+    seed=None: the spectrum is replaced by the deterministic equivalent, O(n_newton n_x v) with
+    n_x ~ 500-2000 atoms on a grid fitted to the support (cached), and F, K cost
+    O(n_x (4096 + 200 log10 R)). Measured CPU seconds: benchmarks/results/plrf.json.
     """
     if not isinstance(params, PLRFParams):
         raise ValueError(f"params must be a PLRFParams, got {type(params).__name__}")
     r = _check_steps(steps)
     seed = check_seed("seed", seed)
+    check_choice("dtype", dtype, DTYPES)
     if seed is None:
         return _volterra_de(params, r)
-    spec = spectrum(params, seed)
+    spec = spectrum(params, seed, dtype=dtype)
     kn = _check_stable(params, spec)
     n = int(r[-1]) + 1
     f, k = _forcing_kernel(params, spec, n)
@@ -235,6 +248,7 @@ def volterra(params: PLRFParams, steps, seed: int | None = 0) -> Trajectory:
         "p_inf": spec.p_frozen,
         "n_lumped": int(np.sum(~spec.reliable)),
         "picard_iterations": iters,
+        "dtype": spec.dtype,
     }
     return _volterra_trajectory(params, r, p, f, spec.p_frozen, seed, solver)
 
