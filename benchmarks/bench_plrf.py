@@ -17,7 +17,8 @@ something measured in the same run, with os.getloadavg() recorded at start and e
 * float32 against float64 (error of the loss curve and time);
 * one SGD run of the same problem (extrapolated linearly from ``--sgd-steps``).
 
-BLAS runs single-threaded here (threadpoolctl) so that CPU seconds equal the work done.
+BLAS runs single-threaded here (threadpoolctl) so that CPU seconds equal the work done; a small
+warm-up call first keeps one-time costs (lazy imports, FFT plans) out of the per-curve figures.
 """
 
 from __future__ import annotations
@@ -141,6 +142,9 @@ def main(argv=None) -> dict:
            "clock": "time.process_time (CPU seconds of this process)",
            "authors_recorded_cpu_s_d400": list(AUTHORS_CPU_S)}
     with threadpool_limits(1):
+        # warm-up: first-call costs (lazy scipy imports, FFT plans) are not per-curve costs
+        plrf.volterra(plrf.PLRFParams(0.7, 0.7, 64), steps[steps <= 1e4], seed=None)
+        plrf.volterra(plrf.PLRFParams(0.7, 0.7, 64), steps[steps <= 1e4], seed=0)
         gemm = _gemm_rate(args.d)
         res["gemm_float64_gflops"] = gemm / 1e9
         print(f"GEMM float64 {args.d}^3: {gemm / 1e9:.1f} GFLOP/s (CPU)", flush=True)

@@ -81,17 +81,26 @@ def _mode_sums(log_amp: np.ndarray, log_a: np.ndarray, r: np.ndarray) -> np.ndar
     return out
 
 
+def _mode_sums_pair(log_amp1: np.ndarray, log_amp2: np.ndarray, log_a: np.ndarray, r: np.ndarray):
+    """(sum_k exp(log_amp1_k + r log_a_k), sum_k exp(log_amp2_k + r log_a_k)) sharing one exp table."""
+    amp = np.exp(np.column_stack([log_amp1, log_amp2]))
+    out = np.empty((r.shape[0], 2))
+    rows = max(1, (8 * 2**20) // max(1, log_a.shape[0]))
+    for start in range(0, r.shape[0], rows):
+        out[start : start + rows] = np.exp(np.outer(r[start : start + rows], log_a)) @ amp
+    return out[:, 0].copy(), out[:, 1].copy()
+
+
 def _forcing_kernel(params: PLRFParams, spec: Spectrum, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     """F(r) and K(r) for r = 0 .. n_steps-1, shapes (n_steps,), (n_steps,).
 
     Exact mode sums (in log space, no underflow) below ``_EXACT_STEPS`` and at log-spaced nodes
     beyond, joined by a cubic spline of log F, log K in log r (smooth: sums of exp(-c e^s)).
     """
-    rel = spec.reliable & (spec.weights > 0)
     pos = spec.lam > 0
-    return _forcing_kernel_measure(
-        params, spec.lam[rel], spec.weights[rel], spec.p_frozen, spec.lam[pos], np.ones(int(pos.sum())), n_steps
-    )
+    w_f = np.where(spec.reliable, spec.weights, 0.0)[pos]  # lumped modes: weight 0 (they sit in p_frozen)
+    x = spec.lam[pos]
+    return _forcing_kernel_measure(params, x, w_f, spec.p_frozen, x, np.ones(x.shape[0]), n_steps)
 
 
 def _forcing_kernel_measure(
@@ -115,14 +124,20 @@ def _forcing_kernel_measure(
         return np.log(1.0 - 2.0 * lr * bsz * x + lr**2 * bsz * (bsz + 1) * x**2)
 
     # forcing: the atoms plus the frozen part as a mode with a = 1
-    lf_amp = np.concatenate([np.log(w_f), [math.log(p_frozen) if p_frozen > 0 else -np.inf]])
+    with np.errstate(divide="ignore"):  # weight 0 -> log amplitude -inf: the atom adds exactly 0
+        lf_amp = np.concatenate([np.log(w_f), [math.log(p_frozen) if p_frozen > 0 else -np.inf]])
     lf_a = np.concatenate([log_contraction(x_f), [0.0]])
     lk_amp = np.log(lr**2 * bsz * m_k * x_k**2)
     lk_a = log_contraction(x_k)
     n_exact = min(n_steps, _EXACT_STEPS)
     r_exact = np.arange(n_exact)
-    f_exact = _mode_sums(lf_amp, lf_a, r_exact)
-    k_exact = _mode_sums(lk_amp, lk_a, r_exact)
+    if x_f.shape == x_k.shape and np.array_equal(x_f, x_k):
+        # same atoms (always for one W and for the deterministic equivalent): one exp table for both
+        f_exact, k_exact = _mode_sums_pair(lf_amp[:-1], lk_amp, lk_a, r_exact)
+        f_exact += p_frozen
+    else:
+        f_exact = _mode_sums(lf_amp, lf_a, r_exact)
+        k_exact = _mode_sums(lk_amp, lk_a, r_exact)
     if n_steps <= n_exact:
         return f_exact, k_exact
     lo, hi = math.log(n_exact - 64), math.log(n_steps)
@@ -130,13 +145,12 @@ def _forcing_kernel_measure(
     nodes = np.exp(np.linspace(lo, hi, n_nodes))
     nf = _mode_sums_log(lf_amp, lf_a, nodes)
     nk = _mode_sums_log(lk_amp, lk_a, nodes)
-    r_rest = np.arange(n_exact, n_steps, dtype=np.float64)
-    s = np.log(r_rest)
+    s = np.log(np.arange(n_exact, n_steps, dtype=np.float64))
     f = np.empty(n_steps)
     k = np.empty(n_steps)
     f[:n_exact], k[:n_exact] = f_exact, k_exact
-    f[n_exact:] = np.exp(CubicSpline(np.log(nodes), nf)(s))
-    k[n_exact:] = np.exp(CubicSpline(np.log(nodes), nk)(s))
+    both = np.exp(CubicSpline(np.log(nodes), np.column_stack([nf, nk]))(s))  # one interval search for both
+    f[n_exact:], k[n_exact:] = both[:, 0], both[:, 1]
     return f, k
 
 
