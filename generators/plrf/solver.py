@@ -44,7 +44,7 @@ def _volterra_de(params: PLRFParams, r: np.ndarray) -> Trajectory:
     n = int(r[-1]) + 1
     okf, okk = de.f_w > 0, de.rho_w > 0
     f, k = _forcing_kernel_measure(params, de.x[okf], de.f_w[okf], de.p_inf, de.x[okk], de.rho_w[okk], n)
-    p, iters = _picard(f, k)
+    p, iters, change = _picard(f, k)
     solver = {
         "method": "volterra-deterministic-equivalent-picard-fft",
         "deterministic_equivalent": True,
@@ -54,6 +54,7 @@ def _volterra_de(params: PLRFParams, r: np.ndarray) -> Trajectory:
         "p_inf": de.p_inf,
         "n_lumped": 0,
         "picard_iterations": iters,
+        "picard_last_change": change,
         "n_quadrature": int(de.x.shape[0]),
         "quadrature": de.method,
         "dtype": "float64",
@@ -158,15 +159,20 @@ def _damped_fft_solve(f: np.ndarray, k: np.ndarray) -> np.ndarray:
     """One-shot FFT solution of the Volterra equation on [0, n), used as Picard's starting point.
 
     With rho^r damping, P~ = rho^r P solves P~ = F~ + (rho K~) * P~ whose z-transform is
-    F~(z) / (1 - rho z K~(z)). A circular solve of length N = 4n aliases P~(r + N) = O(rho^N P(0))
-    onto r; choosing rho^N = 1e-13 makes the aliasing ~1e-13 P(0) and the rounding
-    ~1e-16 P(0) / rho^n ~ 2e-13 P(0) (absolute). Causality makes the truncation of F, K at n exact.
+    F~(z) / (1 - rho z K~(z)). A circular solve of length N ~ 3n aliases P~(r + N) onto r, a
+    relative error <= eps = rho^N at every r (P decreases); the FFT's rounding, ~1e-16 P(0) / rho^r,
+    is largest relative to P at the last step, where P(n) >= F(n). eps minimises the sum of the two
+    there: eps = (q c)^(1 / (1 + q)), q = n / N, c = 1e-16 F(0) / F(n-1) (e.g. ~5e-11 relative at
+    alpha = beta = 0.7, d = 400, n = 1e6). Causality makes the truncation of F, K at n exact.
+    (Length 3n with this eps is as accurate as length 4n with a fixed eps = 1e-13, and 25% cheaper.)
     """
     from scipy import fft as sfft
 
     n = f.shape[0]
-    nfft = sfft.next_fast_len(4 * n, real=True)
-    log_rho = math.log(1e-13) / nfft
+    nfft = sfft.next_fast_len(3 * n, real=True)
+    q = n / nfft
+    c = 1e-16 * f[0] / max(f[-1], 1e-300)
+    log_rho = min(math.log(1e-6), math.log(q * c) / (1.0 + q)) / nfft
     damp = np.exp(log_rho * np.arange(n))
     f_hat = sfft.rfft(f * damp, nfft)
     kd = np.empty(n)  # rho z K~(z) is the transform of rho^r K(r - 1): the one-step delay in time
@@ -180,13 +186,16 @@ def _damped_fft_solve(f: np.ndarray, k: np.ndarray) -> np.ndarray:
     return np.maximum(p, f)
 
 
-def _picard(f: np.ndarray, k: np.ndarray, tol: float = 1e-12, max_iter: int = 2000) -> tuple[np.ndarray, int]:
+def _picard(f: np.ndarray, k: np.ndarray, tol: float = 1e-12, max_iter: int = 2000) -> tuple[np.ndarray, int, float]:
     """Solve P(r) = F(r) + sum_{s<r} K(r-1-s) P(s) by Picard iteration with FFT convolution.
 
-    Starts from :func:`_damped_fft_solve` (absolute error ~1e-13 P(0)), so 2-3 iterations
-    usually reach ``tol``. Returns (P, iterations). Picard contracts absolute errors by ||K||_1 < 1
-    (checked by the caller) per iteration. Accuracy: ``tol`` relative where P > 1e-13 P(0); below
-    that the FFT's absolute rounding (~1e-16 P(0)) dominates.
+    Starts from :func:`_damped_fft_solve` (~1e-10 relative), so 1-3 iterations usually reach
+    ``tol``. Returns (P, iterations, last pointwise relative change). Picard contracts absolute
+    errors by ||K||_1 < 1 (checked by the caller) per iteration. Accuracy: ``tol`` relative where
+    P > 1e-13 P(0); below that the FFT's absolute rounding (~1e-16 P(0)) dominates. When the loss
+    spans so many decades that this rounding keeps the change above ``tol`` (seen at alpha = 2,
+    1e6 steps: ~6e-12), the iteration stops once the change is below 1e-9 and has stopped
+    shrinking (not halved in 3 iterations); the change reached is returned.
     """
     from scipy import fft as sfft
 
@@ -194,6 +203,7 @@ def _picard(f: np.ndarray, k: np.ndarray, tol: float = 1e-12, max_iter: int = 20
     nfft = sfft.next_fast_len(2 * n, real=True)
     k_hat = sfft.rfft(k, nfft)
     p = _damped_fft_solve(f, k) if n > 1 else f.copy()
+    history = []
     for it in range(1, max_iter + 1):
         conv = sfft.irfft(sfft.rfft(p, nfft) * k_hat, nfft)[: n - 1]
         new = f.copy()
@@ -202,8 +212,9 @@ def _picard(f: np.ndarray, k: np.ndarray, tol: float = 1e-12, max_iter: int = 20
         # pointwise relative change; below ~1e-13 P(0) FFT rounding (~1e-16 P(0)) is the floor
         err = float(np.max(np.abs(new - p) / (new + 1e-13 * f[0])))
         p = new
-        if err < tol:
-            return p, it
+        history.append(err)
+        if err < tol or (it >= 4 and err < 1e-9 and err > 0.5 * history[-4]):
+            return p, it, err
     raise RuntimeError(f"Picard iteration did not converge in {max_iter} iterations (last relative change {err:.3g})")
 
 
@@ -253,7 +264,7 @@ def volterra(params: PLRFParams, steps, seed: int | None = 0, *, dtype: str = "f
     kn = _check_stable(params, spec)
     n = int(r[-1]) + 1
     f, k = _forcing_kernel(params, spec, n)
-    p, iters = _picard(f, k)
+    p, iters, change = _picard(f, k)
     solver = {
         "method": "volterra-eigen-picard-fft",
         "lambda_max": spec.lambda_max,
@@ -262,6 +273,7 @@ def volterra(params: PLRFParams, steps, seed: int | None = 0, *, dtype: str = "f
         "p_inf": spec.p_frozen,
         "n_lumped": int(np.sum(~spec.reliable)),
         "picard_iterations": iters,
+        "picard_last_change": change,
         "dtype": spec.dtype,
     }
     return _volterra_trajectory(params, r, p, f, spec.p_frozen, seed, solver)
