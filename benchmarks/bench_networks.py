@@ -30,7 +30,7 @@ import numpy as np
 
 from generators import networks as nw
 from toptraj.io import atomic_write_text
-from toptraj.trajectory import _jsonable  # NaN -> "nan" (strict JSON)
+from toptraj.trajectory import jsonable  # NaN -> "nan" (strict JSON)
 
 OUT = Path(__file__).resolve().parent / "results" / "networks.json"
 
@@ -88,7 +88,7 @@ def mean_curves(ts, channel: str) -> dict:
 
 
 def kappa_curves(ts) -> dict:
-    """kappa_N(t) of dmft.md section 6 for each N with 2N < N_max swept (seed-mean test loss)."""
+    """kappa_N(t) of docs/theory/dmft.rst section 6 for each N with 2N < N_max swept (seed-mean test loss)."""
     curves = mean_curves(ts, "test_loss")
     widths = sorted(curves)
     ref = curves[widths[-1]]
@@ -162,7 +162,7 @@ def main() -> None:
         "kappa": kappa_curves(online),
     }
     result["overhead"] = [overhead(replace(base, width=w)) for w in (128, 512)]
-    text = json.dumps(_jsonable(result), indent=1)
+    text = json.dumps(jsonable(result), indent=1)
     if args.quick:
         print(text)
         return

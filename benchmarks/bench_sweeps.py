@@ -47,10 +47,10 @@ def store_overhead(n_a: int, n_seeds: int) -> dict:
     runs = load_config(cfg).runs
     times = np.geomspace(1.0, 1e5, 64)
     # reference: the generator alone in a plain loop (after one warm-up call: imports, git revision)
-    solve(ModesumParams(**runs[0]["kwargs"]), times, seed=0)
+    solve(runs[0].call_params, times, seed=0)
     t0 = time.perf_counter()
     for r in runs:
-        solve(ModesumParams(**r["kwargs"]), times, seed=r["seed"])
+        solve(r.call_params, times, seed=r.seed)
     plain = (time.perf_counter() - t0) / len(runs)
     with tempfile.TemporaryDirectory() as tmp:
         res = run_sweep(cfg, Path(tmp) / "s", progress=False)
@@ -61,7 +61,7 @@ def store_overhead(n_a: int, n_seeds: int) -> dict:
         verify = (time.perf_counter() - t1) / len(runs)
         assert again.n_skipped == len(runs)
     # breakdown of the write: compression alone (to memory) vs save_trajectory (temp file, fsync, rename)
-    traj = solve(ModesumParams(**runs[0]["kwargs"]), times, seed=0)
+    traj = solve(runs[0].call_params, times, seed=0)
     arrays = {"times": traj.times, "values": traj.values, "meta": np.array(json.dumps(traj.to_dict()))}
     t2 = time.perf_counter()
     for _ in range(20):

@@ -1,9 +1,9 @@
 """Latent-space solvable model of scaling laws (Maloney, Roberts, Sully 2022): theory and simulation.
 
-Spec: ../shared/specs/maloney.md (section numbers ``spec 2`` refer to it); the ridge case uses the
-static 2x2 system of ../shared/specs/dmft.md sections 3-4 through :func:`generators.dmft.static_loss_spectrum`.
+Theory: docs/theory/maloney.rst (Maloney, Roberts, Sully, arXiv:2210.16859); the ridge case uses the
+static 2x2 system of docs/theory/dmft.rst through :func:`generators.dmft.static_loss_spectrum`.
 
-Model (spec 1)
+Model (maloney.rst, Model)
     latent x in R^M, Gaussian, covariance diag(lambda_I), lambda_I = lambda_+ I^-(1+alpha), lambda_+ = 1;
     teacher y = w . x + eps, w_I ~ N(0, sigma_w^2 / M), eps ~ N(0, noise^2);
     N random features phi = U x (linear map) or phi = sigma(U x / s) (relu, tanh), U_jI ~ N(0, 1/M)
@@ -11,11 +11,11 @@ Model (spec 1)
     nonlinearity acts on O(1) inputs; irrelevant for the homogeneous relu up to the ridge scale);
     z = theta . phi fitted on T samples by ridge regression with ridge gamma:
 
-        minimise (1/T) sum_mu (z(x_mu) - y_mu)^2 + gamma (N / M) |theta|^2.
+        minimise (1/T) sum_mu (z(x_mu) - y_mu)^2 + gamma (N / M) norm(theta)^2.
 
     The factor N/M is the DMFT normalisation: with U = A / sqrt(M) (A iid N(0, 1)) the readout
-    w_dmft = theta sqrt(N/M) gives z = w_dmft . A x / sqrt(N), the student of dmft.md, and the
-    penalty gamma |w_dmft|^2; so gamma here is the Laplace variable s = gamma of dmft.md section 2.
+    w_dmft = theta sqrt(N/M) gives z = w_dmft . A x / sqrt(N), the student of dmft.rst, and the
+    penalty gamma norm(w_dmft)^2; so gamma here is the Laplace variable s = gamma of dmft.rst (Response functions).
     gamma = 0 means the minimum-norm least-squares fit (ridgeless).
     Test loss L = E (z - y)^2 over a fresh x and eps: no factor 1/2, the label noise of the test
     point included (L >= noise^2).
@@ -25,12 +25,12 @@ Mapping onto the DMFT notation (lam, lam_w2 of :func:`generators.dmft.static_los
     P = T, so b = 1 + alpha and a = 1 + alpha with the task amplitude sigma_w^2 / M (isotropic
     teacher, averaged over w). Losses are averages over teacher, features and training set.
 
-Finite latent dimension (spec 2, "plateau")
+Finite latent dimension (maloney.rst, "Finite latent dimension")
     The power law of the loss ends when min(N, T) approaches M. Once N >= M (and T > M) the linear
     features span the whole latent space and the fit is ordinary least squares in M dimensions:
     L = noise^2 / (1 - M/T) for every N >= M (zero without label noise); symmetrically for T >= M
     with N >= M. The ridgeless peak N = T < M (and T = M <= N) is +inf.
-    The spec's checks use w_I^2 = 1 per mode, i.e. sigma_w^2 = M (or :func:`ridgeless_loss` with w2 = 1).
+    The reference checks (maloney.rst, Validation) use w_I^2 = 1 per mode, i.e. sigma_w^2 = M (or :func:`ridgeless_loss` with w2 = 1).
 
 Cost model
     theory_loss: O(M) per Newton iteration (about 10-40 iterations) per (N, T).
@@ -41,16 +41,18 @@ Cost model
 
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 
+import toptraj
 from toptraj import provenance
-from toptraj._validation import check_choice, check_finite_array, check_increasing, check_number, check_seed
+from toptraj.registry import Axis, GeneratorSpec, RunFunction
 from toptraj.trajectory import Trajectory
+from toptraj.validation import check_choice, check_finite_array, check_increasing, check_number, check_seed
 
 SOURCE = "maloney"
 FEATURE_MAPS = ("linear", "relu", "tanh")
@@ -65,14 +67,24 @@ _NONLINEAR_N_TEST = 8192  # default Monte Carlo test-set size for nonlinear maps
 class MaloneyParams:
     """Parameters of the latent-space model (spec 1; conventions in the module docstring).
 
-    alpha : spectral exponent, > 0 (lambda_I = I^-(1+alpha))
-    M : latent dimension, positive integer
-    N : number of random features, positive integer (math.inf allowed for the theory)
-    T : number of training samples, positive integer (math.inf allowed for the theory)
-    ridge : gamma >= 0 in the DMFT normalisation (0 = minimum-norm least squares)
-    feature_map : "linear", "relu" or "tanh"
-    sigma_w : teacher scale > 0, w_I ~ N(0, sigma_w^2 / M)
-    noise : label-noise standard deviation >= 0
+    Parameters
+    ----------
+    alpha : float
+        Spectral exponent, > 0 (lambda_I = I^-(1+alpha)).
+    M : int
+        Latent dimension, positive integer.
+    N : float
+        Number of random features, positive integer (inf allowed for the theory).
+    T : float
+        Number of training samples, positive integer (inf allowed for the theory).
+    ridge : float
+        gamma >= 0 in the DMFT normalisation (0: minimum-norm least squares).
+    feature_map : {"linear", "relu", "tanh"}
+        The random feature map.
+    sigma_w : float
+        Teacher scale > 0, w_I ~ N(0, sigma_w^2 / M).
+    noise : float
+        Label-noise standard deviation >= 0.
     """
 
     alpha: float
@@ -80,7 +92,7 @@ class MaloneyParams:
     N: float
     T: float
     ridge: float = 0.0
-    feature_map: str = "linear"
+    feature_map: Literal["linear", "relu", "tanh"] = "linear"
     sigma_w: float = 1.0
     noise: float = 0.0
 
@@ -107,9 +119,9 @@ def latent_spectrum(alpha: float, M: int) -> np.ndarray:
     return np.arange(1, M + 1, dtype=np.float64) ** -(1.0 + alpha)
 
 
-# -- ridgeless closed form (spec 2) ---------------------------------------------------------------
+# -- ridgeless closed form (maloney.rst, Ridgeless closed form) ---------------------------------------------------------------
 def delta_root(lam, n: float) -> float:
-    """Delta > 0 solving n = sum_I lambda_I / (lambda_I + Delta) (spec 2), for 0 < n < M.
+    """Delta > 0 solving n = sum_I lambda_I / (lambda_I + Delta) (maloney.rst, Ridgeless closed form), for 0 < n < M.
 
     The right side decreases from M (Delta = 0) to 0, so the root is unique; it lies in
     [lambda_min (M - n)/n, sum(lambda)/n] (each term is >= lambda_min/(lambda_min + Delta) and
@@ -149,7 +161,7 @@ def delta_root(lam, n: float) -> float:
 
 
 def ridgeless_loss(lam, N: float, T: float, w2: float = 1.0, noise: float = 0.0) -> float:
-    """Ridgeless test loss of the isotropic teacher, finite-M sums (spec 2), any spectrum.
+    """Ridgeless test loss of the isotropic teacher, finite-M sums (maloney.rst, Ridgeless closed form), any spectrum.
 
     With n = min(N, T), m = max(N, T) and Delta = :func:`delta_root` (lam, n):
 
@@ -158,7 +170,7 @@ def ridgeless_loss(lam, N: float, T: float, w2: float = 1.0, noise: float = 0.0)
     exactly symmetric under N <-> T when noise = 0, +inf at N = T < inf. Label noise of variance
     noise^2 (test label included): noise^2 / (1 - N/T) for N < T and
     noise^2 [T/(N - T) + 1/(1 - Q2/T)], Q2 = sum lambda^2/(lambda + Delta)^2, for N > T
-    (dmft.md section 4 with an unlearnable zero-eigenvalue mode carrying the noise power).
+    (dmft.rst, Closed forms, with an unlearnable zero-eigenvalue mode carrying the noise power).
     When min(N, T) >= M the features span the whole latent space and the fit is ordinary least
     squares in M dimensions: L = noise^2 / (1 - M/T) (+inf at T = M), independent of N.
 
@@ -169,7 +181,7 @@ def ridgeless_loss(lam, N: float, T: float, w2: float = 1.0, noise: float = 0.0)
     N, T : float
         Features and samples, > 0, math.inf allowed.
     w2 : float
-        Per-mode teacher variance <w_I^2> (sigma_w^2 / M in the model; 1 in the spec's checks).
+        Per-mode teacher variance <w_I^2> (sigma_w^2 / M in the model; 1 in the reference checks).
     noise : float
         Label-noise standard deviation.
 
@@ -206,7 +218,7 @@ def ridgeless_loss(lam, N: float, T: float, w2: float = 1.0, noise: float = 0.0)
 
 
 def asymptotic_n_delta(alpha: float, n, lam_plus: float = 1.0):
-    """Power-law limit 1 << n << M of n Delta (spec 2): lambda_+ [(pi/s)/sin(pi/s)]^s n^-alpha, s = 1+alpha.
+    """Power-law limit 1 << n << M of n Delta (maloney.rst, Ridgeless closed form): lambda_+ [(pi/s)/sin(pi/s)]^s n^-alpha, s = 1+alpha.
 
     (pi/s)/sin(pi/s) = Gamma(1 + 1/s) Gamma(1 - 1/s). ``n`` may be an array; same shape returned.
     """
@@ -230,7 +242,7 @@ def _check_params(params) -> MaloneyParams:
 def theory_loss(params: MaloneyParams) -> float:
     """Large-size test loss of the linear map: closed form (ridge = 0) or the DMFT 2x2 system (ridge > 0).
 
-    ridge = 0: :func:`ridgeless_loss` with w2 = sigma_w^2/M (spec 2, finite-M sums).
+    ridge = 0: :func:`ridgeless_loss` with w2 = sigma_w^2/M (maloney.rst, finite-M sums).
     ridge = gamma > 0: :func:`generators.dmft.static_loss_spectrum` (lam, lam_w2, N, P=T, gamma),
     lam_w2 = (sigma_w^2/M) lam (module docstring), with label noise as one extra mode of
     eigenvalue 1e-15 gamma carrying task power noise^2 (unlearnable: its response is 1/gamma up
@@ -274,7 +286,7 @@ def optimal_ridge(params: MaloneyParams, bounds: tuple[float, float] = (1e-8, 1e
 
 
 def predicted_exponent(params: MaloneyParams) -> float:
-    """The exponent alpha of L ~ N^-alpha (N << T << M) and L ~ T^-alpha (T << N << M) (spec 2)."""
+    """The exponent alpha of L ~ N^-alpha (N << T << M) and L ~ T^-alpha (T << N << M) (maloney.rst, Ridgeless closed form)."""
     return float(_check_params(params).alpha)
 
 
@@ -606,7 +618,7 @@ def spectrum_extent(eigenvalues, head: tuple[int, int] = (2, 20), drop: float = 
 
 # -- gradient-flow dynamics via the DMFT model -------------------------------------------------------
 def dmft_equivalent(params: MaloneyParams) -> dict:
-    """The DMFT parameters of this model (spec 2): a = b = 1 + alpha, M, N, P = T.
+    """The DMFT parameters of this model (maloney.rst, Ridgeless closed form): a = b = 1 + alpha, M, N, P = T.
 
     The DMFT model has unit task amplitude (lambda_k w_k^2 = k^-a); this model's is sigma_w^2/M, so
     losses scale by ``loss_scale`` = sigma_w^2/M and the DMFT label noise is
@@ -650,40 +662,33 @@ def time_trajectory(params: MaloneyParams, times) -> Trajectory:
     )
 
 
-# -- command line: `toptraj generate maloney ...` -----------------------------------------------------
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `toptraj generate maloney`."""
-    parser.add_argument("--alpha", type=float, required=True, help="spectral exponent (> 0)")
-    parser.add_argument("--M", type=int, required=True, help="latent dimension")
-    parser.add_argument("--axis", choices=AXES, default="N", help="swept size (default N)")
-    parser.add_argument("--values", required=True, help="START:STOP:K log-spaced integer sizes along the axis")
-    parser.add_argument("--N", default=None, help="number of features when sweeping T (or inf)")
-    parser.add_argument("--T", default=None, help="number of samples when sweeping N (or inf)")
-    parser.add_argument("--ridge", type=float, default=0.0, help="ridge gamma >= 0 (default 0)")
-    parser.add_argument("--feature-map", choices=FEATURE_MAPS, default="linear")
-    parser.add_argument("--sigma-w", type=float, default=1.0)
-    parser.add_argument("--noise", type=float, default=0.0, help="label-noise std")
-    parser.add_argument("--seeds", default=None, help="simulate with these seeds, e.g. 0:5 or 0,3,7")
-    parser.add_argument("--n-test", type=int, default=None,
-                        help="Monte Carlo test-set size (default: exact loss for linear, 8192 otherwise)")
-    parser.add_argument("--teacher", choices=("draw", "average"), default="draw",
-                        help="draw one teacher per seed, or average over teachers analytically (linear map)")
+# -- declaration for toptraj's registry ---------------------------------------------------------
+@dataclass(frozen=True)
+class ScalingCurveOptions:
+    """Extra arguments of :func:`scaling_curve`.
+
+    Parameters
+    ----------
+    n_test : int or None
+        Monte Carlo test-set size of the simulations (None: the exact loss for the linear map,
+        8192 samples otherwise).
+    teacher : {"draw", "average"}
+        Draw one teacher per seed, or average over teachers analytically (linear map).
+    """
+
+    n_test: int | None = None
+    teacher: Literal["draw", "average"] = "draw"
 
 
-def run_cli(args: argparse.Namespace) -> list[Trajectory]:
-    """Build the scaling curve from parsed `toptraj generate maloney` arguments."""
-    from toptraj.cli_args import parse_float, parse_int_logspace, parse_seeds
-
-    other = "T" if args.axis == "N" else "N"
-    text = getattr(args, other)
-    if text is None:
-        raise ValueError(f"--{other} is required when --axis {args.axis}")
-    fixed = parse_float(f"--{other}", text)
-    if math.isfinite(fixed):
-        fixed = int(fixed) if fixed == int(fixed) else fixed
-    values = parse_int_logspace("--values", args.values)
-    seeds = parse_seeds("--seeds", args.seeds) if args.seeds is not None else None
-    base = {"N": 1, "T": 1, other: fixed}
-    params = MaloneyParams(alpha=args.alpha, M=args.M, ridge=args.ridge, feature_map=args.feature_map,
-                           sigma_w=args.sigma_w, noise=args.noise, **base)
-    return [scaling_curve(params, args.axis, values, seeds=seeds, n_test=args.n_test, teacher=args.teacher)]
+SPEC = GeneratorSpec(
+    name="maloney",
+    params=MaloneyParams,
+    functions=(
+        RunFunction("scaling_curve", scaling_curve, seed="seeds", options=ScalingCurveOptions,
+                    help="the loss along N or T: theory, plus simulations averaged over the seeds if given"),
+    ),
+    axis=Axis("values", integer=True, select=AXES, help="sizes along the swept axis (positive integers)"),
+    labels=("alpha", "model_exponent", "data_exponent"),
+    version=toptraj.__version__,
+    description="Latent-space model of Maloney, Roberts and Sully (arXiv:2210.16859): loss along N or T.",
+)

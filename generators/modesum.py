@@ -2,7 +2,8 @@
 
     L(t) = A * sum_k k^-a exp(-2 k^-b c t),      H_k(t) = exp(-k^-b c t)
 
-(../shared/specs/dmft.md section 4, first bullet), with an amplitude ``A`` and a time-scale
+(the time-bottleneck limit N, P -> inf of Bordelon, Atanasov, Pehlevan, arXiv:2402.01092;
+docs/theory/modesum.rst), with an amplitude ``A`` and a time-scale
 (learning-rate) factor ``c`` that real runs never reveal, and optional multiplicative log-normal
 observation noise. In the power-law regime L ~ t^-(a-1)/b.
 
@@ -13,15 +14,16 @@ with relative error far below 1e-8 for M_exact = 20000.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import special
 
+import toptraj
 from toptraj import provenance
-from toptraj._validation import check_increasing, check_number, check_seed
+from toptraj.registry import Axis, GeneratorSpec, RunFunction
 from toptraj.trajectory import Trajectory
+from toptraj.validation import check_increasing, check_number, check_seed
 
 SOURCE = "modesum"
 _M_EXACT = 20_000  # modes summed explicitly before the integral tail when M is None
@@ -32,12 +34,20 @@ _CHUNK = 200_000  # modes per chunk for large finite M (bounds memory at n_times
 class ModesumParams:
     """Parameters of the mode-sum model.
 
-    a : task-power exponent, > 1 (lambda_k w_k^2 = k^-a)
-    b : spectral exponent, > 0 (lambda_k = k^-b)
-    M : number of modes; None = infinitely many (explicit sum plus exact integral tail)
-    amplitude : A > 0, multiplies the loss
-    time_scale : c > 0, multiplies time (a learning-rate factor)
-    noise : sigma >= 0 of multiplicative log-normal observation noise
+    Parameters
+    ----------
+    a : float
+        Task-power exponent, > 1 (lambda_k w_k^2 = k^-a).
+    b : float
+        Spectral exponent, > 0 (lambda_k = k^-b).
+    M : int or None
+        Number of modes; None: infinitely many (explicit sum plus exact integral tail).
+    amplitude : float
+        A > 0, multiplies the loss.
+    time_scale : float
+        c > 0, multiplies time (a learning-rate factor).
+    noise : float
+        sigma >= 0 of multiplicative log-normal observation noise (then a seed is needed).
     """
 
     a: float
@@ -114,6 +124,16 @@ def solve(params: ModesumParams, times, seed: int | None = None, modes=()) -> Tr
 
     Returns a Trajectory with channels ``test_loss`` and ``H_{k}`` for each requested mode k;
     labels a, b and time_exponent.
+
+    Examples
+    --------
+    The infinite-mode curve of docs/theory/modesum.rst at the reference point (a, b) = (1.5, 1.25):
+
+    >>> run = solve(ModesumParams(a=1.5, b=1.25), [1, 10, 100, 1000])
+    >>> run.channel("test_loss").round(5)
+    array([1.3582 , 0.53539, 0.21314, 0.08485])
+    >>> run.labels["time_exponent"]  # (a - 1) / b
+    0.4
     """
     seed = check_seed("seed", seed)
     if params.noise > 0 and seed is None:
@@ -139,25 +159,29 @@ def solve(params: ModesumParams, times, seed: int | None = None, modes=()) -> Tr
     )
 
 
-# -- command line: `toptraj generate modesum ...` ---------------------------------------------
-def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `toptraj generate modesum`."""
-    parser.add_argument("--a", type=float, required=True, help="task-power exponent (> 1)")
-    parser.add_argument("--b", type=float, required=True, help="spectral exponent (> 0)")
-    parser.add_argument("--M", type=int, default=None, help="number of modes (default: infinite)")
-    parser.add_argument("--amplitude", type=float, default=1.0)
-    parser.add_argument("--time-scale", type=float, default=1.0)
-    parser.add_argument("--noise", type=float, default=0.0, help="log-normal noise sigma")
-    parser.add_argument("--times", default="1:1e4:64", help="START:STOP:N log-spaced (default 1:1e4:64)")
-    parser.add_argument("--seeds", default="0", help="seeds, e.g. 0:10 or 0,3,7 (used with --noise)")
+# -- declaration for toptraj's registry ---------------------------------------------------------
+@dataclass(frozen=True)
+class SolveOptions:
+    """Extra arguments of :func:`solve`.
+
+    Parameters
+    ----------
+    modes : tuple of int
+        Modes k whose transfer function H_k(t) becomes a channel ``H_{k}``, e.g. 1,10,100.
+    """
+
+    modes: tuple[int, ...] = ()
 
 
-def run_cli(args: argparse.Namespace) -> list[Trajectory]:
-    """Build trajectories from parsed `toptraj generate modesum` arguments."""
-    from toptraj.cli_args import parse_logspace, parse_seeds
-
-    params = ModesumParams(a=args.a, b=args.b, M=args.M, amplitude=args.amplitude, time_scale=args.time_scale, noise=args.noise)
-    times = parse_logspace("--times", args.times)
-    seeds = parse_seeds("--seeds", args.seeds) if params.noise > 0 else [None]
-    return [solve(params, times, seed=s) for s in seeds]
-
+SPEC = GeneratorSpec(
+    name="modesum",
+    params=ModesumParams,
+    functions=(
+        RunFunction("solve", solve, seed="seed", options=SolveOptions,
+                    help="one loss curve per seed (the seed fixes the noise; none needed without noise)"),
+    ),
+    axis=Axis("times", default="1:1e4:64", help="times t > 0"),
+    labels=("a", "b", "time_exponent"),
+    version=toptraj.__version__,
+    description="Mode-sum model: infinite width and data, L(t) = A sum_k k^-a exp(-2 k^-b c t).",
+)

@@ -64,5 +64,38 @@ def test_features_contract_and_amplitude_invariance():
     assert list(step.get_feature_names_out())[0] == "baseline__loglog_slope"
     with pytest.raises(ValueError, match="unknown"):
         BaselineFeatures(features=("nope",)).fit(X)
-    with pytest.raises(Exception, match="not fitted"):
-        BaselineFeatures().transform(X)
+
+
+def test_undefined_features_warn_with_the_reason_and_become_zero(monkeypatch):
+    t = np.geomspace(1, 1000, 40)
+    ends_at_zero = Trajectory(times=t, values=np.append(t[:-1] ** -0.5, 0.0)[:, None], channels=("test_loss",))
+    step = BaselineFeatures(features=("loglog_slope", "offset_fraction")).fit([make()])
+    with pytest.warns(RuntimeWarning, match=r"run 1 offset_fraction: the last loss is 0\.0"):
+        F = step.transform([make(), ends_at_zero])
+    assert F[1, 1] == 0.0 and F[1, 0] == pytest.approx(-0.5, rel=1e-9) and F[0, 1] > 0
+
+    from toptraj import baselines
+
+    def no_fit(*args, **kwargs):
+        raise ValueError("no fit")
+
+    monkeypatch.setattr(baselines.optimize, "least_squares", no_fit)
+    with pytest.warns(RuntimeWarning, match="power_law_r: the L0 \\+ A t\\^-r fit found no finite optimum"):
+        F = BaselineFeatures(features=("power_law_r",)).fit([make()]).transform([make()])
+    assert F[0, 0] == 0.0
+
+
+def test_memory_caches_the_fits_and_gives_the_same_numbers(tmp_path, monkeypatch):
+    X = [make(), make(r=0.9)]
+    plain = BaselineFeatures().fit(X).transform(X)
+    cached = BaselineFeatures(memory=str(tmp_path)).fit(X)
+    np.testing.assert_array_equal(cached.transform(X), plain)
+    from toptraj import baselines
+
+    calls = []
+    real = baselines.fit_offset_power_law
+    monkeypatch.setattr(baselines, "fit_offset_power_law", lambda *a, **k: calls.append(1) or real(*a, **k))
+    np.testing.assert_array_equal(cached.transform(X), plain)  # answered from the cache
+    assert calls == []
+    BaselineFeatures().fit(X).transform(X)  # no memory: computed again
+    assert len(calls) == 2

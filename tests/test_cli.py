@@ -43,23 +43,24 @@ def test_analyze_recovers_exponent_and_onset(tmp_path, capsys):
     after = min(s for s in steps if s > 1000)
     # The gap ratio jumps from 0 to 0.23 between these steps; the onset is interpolated in log step.
     assert before < run["overfitting_onset_step"] < after
-    assert (tmp_path / "o" / "loss.png").stat().st_size > 1000
-    assert "time exponent" in capsys.readouterr().out
+    assert (tmp_path / "o" / "overview.png").stat().st_size > 1000
+    assert "95% interval" in capsys.readouterr().out
 
 
 def test_analyze_folder(tmp_path):
     write_csv(tmp_path / "a.csv", power_law_rows(0.5))
     write_csv(tmp_path / "b.csv", power_law_rows(0.8))
     assert main(["analyze", str(tmp_path), "--out", str(tmp_path / "o")]) == 0
-    assert (tmp_path / "o" / "loss.png").exists()
+    assert (tmp_path / "o" / "overview.png").exists()
 
 
 def test_analyze_stored_trajectories(tmp_path):
     assert main(["generate", "modesum", "--a", "2.0", "--b", "1.25", "--times", "1:1e5:60", "--out", str(tmp_path / "s")]) == 0
     assert main(["analyze", str(tmp_path / "s"), "--out", str(tmp_path / "o")]) == 0
     run = json.loads((tmp_path / "o" / "summary.json").read_text())["runs"][0]
-    assert run["loss_channel"] == "test_loss" and "overfitting_onset_step" not in run
+    assert run["loss_curve"] == "test" and "overfitting_onset_step" not in run
     assert run["time_exponent"] == pytest.approx(0.8, abs=0.01)  # (a-1)/b
+    assert run["run"].startswith("modesum_00000 (a=2, b=1.25")
 
 
 @pytest.mark.parametrize("content, message", [
@@ -68,7 +69,7 @@ def test_analyze_stored_trajectories(tmp_path):
     ("step,loss\n", "header only"),
     ("step,los\n1,2\n", "missing column"),
     ("step,loss\n1,x\n2,1\n", "row 2, column 'loss'"),
-    ("step,loss\n1,nan\n2,1\n", "not finite"),
+    ("step,loss\n1,inf\n2,1\n", "not finite"),
     ("step,loss\n3,1\n2,1\n", "strictly increasing"),
     ("step,loss\n-3,1\n2,1\n", "negative"),
     ("step,loss\n1,1\n", "single data row"),
@@ -101,6 +102,7 @@ def test_bad_arguments_exit_2_without_traceback(tmp_path):
     assert afile.read_text() == "keep me"  # nothing already written is lost
 
 
+@pytest.mark.slow
 def test_demo_quick(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
@@ -114,3 +116,79 @@ def test_demo_quick(tmp_path, capsys):
     main(["demo", "--quick", "--out", str(tmp_path / "again")])
     again = json.loads((tmp_path / "again" / "report.json").read_text())
     assert again["results"] == report["results"]
+
+
+# -- exit status: every path ends in 0, 1, 2, 3 (or 130) with at most one stderr line ------------------
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_exit_status_1_when_some_sweep_runs_fail(tmp_path, capsys):
+    cfg = tmp_path / "f.toml"
+    cfg.write_text('generator = "modesum"\n[params]\nb = 1.5\n[grid]\na = [1.5, 2.0]\nnoise = [0.0, 0.1]\n'
+                   '[axis]\ntimes = [1.0, 10.0]\n')  # noise > 0 without a seed: those runs raise
+    assert main(["sweep", str(cfg), "--out", str(tmp_path / "s")]) == 1
+    assert "2 run(s) failed" in capsys.readouterr().out
+
+
+def test_exit_status_2_for_bad_input_and_damaged_store(tmp_path, capsys):
+    assert main(["generate", "modesum", "--a", "2", "--b", "1", "--M", "2.5", "--out", str(tmp_path / "g")]) == 2
+    assert "--M: '2.5' is not a whole number" in _one_line(capsys)
+    assert main(["generate", "dmft", "--a", "2", "--b", "1", "--N", "64", "--seeds", "0:2", "--out", str(tmp_path)]) == 2
+    assert "is deterministic and takes no seed; seeds go with --simulate" in _one_line(capsys)
+    assert main(["generate", "plrf", "--alpha", "0.7", "--beta", "1", "--d", "8", "--n-runs", "2",
+                 "--out", str(tmp_path)]) == 2
+    assert "--n-runs applies only with --sgd" in _one_line(capsys)
+    assert main(["generate", "modesum", "--a", "2", "--b", "1", "--noise", "0.1", "--out", str(tmp_path)]) == 2
+    assert "seed must be given when noise > 0 (same seed, same numbers); give --seeds" in _one_line(capsys)
+    assert main(["generate"]) == 2
+    assert "give a generator NAME: one of ['modesum'" in _one_line(capsys)
+    bad = tmp_path / "store" / "run.npz"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not an npz file")
+    assert main(["analyze", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "run.npz" in _one_line(capsys)  # a store problem names the file
+
+
+def test_exit_status_3_for_a_numerical_failure_naming_cause_and_parameters(tmp_path, capsys):
+    # lr = 2 is unstable for the draw of W at d = 40 (lr (batch+1) lambda_max >= 2): found at run time
+    argv = ["generate", "plrf", "--alpha", "0.7", "--beta", "0.7", "--d", "40", "--lr", "2", "--steps", "1:100:4",
+            "--out", str(tmp_path / "p")]
+    assert main(argv) == 3
+    err = _one_line(capsys)
+    assert "numerical failure (UnstableStepError): lr=2 is unstable" in err
+    assert "plrf volterra with alpha=0.7, beta=0.7, d=40" in err and "seed 0" in err
+    assert not (tmp_path / "p").exists()  # nothing written
+
+
+def test_exit_status_3_for_an_internal_error_and_130_when_interrupted(tmp_path, capsys, monkeypatch):
+    import toptraj.io
+
+    def broken(*args, **kwargs):
+        raise TypeError("unexpected\nmulti-line message")
+
+    monkeypatch.setattr(toptraj.io, "save_set", broken)
+    argv = ["generate", "modesum", "--a", "2", "--b", "1", "--times", "1:10:3", "--out", str(tmp_path / "g")]
+    assert main(argv) == 3
+    assert "internal error (TypeError): unexpected multi-line message" in _one_line(capsys)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(toptraj.io, "save_set", interrupted)
+    assert main(argv) == 130
+    assert "interrupted" in _one_line(capsys)
+
+
+def test_generate_help_is_derived_from_the_spec(capsys):
+    with pytest.raises(SystemExit) as info:
+        from toptraj.generate import build_parser
+
+        build_parser("dmft").parse_args(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for needle in ("--simulate", "Task-power exponent", "--modes", "--times", "default 1:1e4:64", "10000 (solve)"):
+        assert needle in text, needle
+    assert main(["generate", "dmft", "--help"]) == 0

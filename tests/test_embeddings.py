@@ -4,8 +4,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.base import clone
-from sklearn.utils.estimator_checks import check_get_params_invariance, check_no_attributes_set_in_init
 
 from toptraj.embeddings import (
     DelayEmbedder,
@@ -242,25 +240,3 @@ def test_delay_embedder_errors():
         DelayEmbedder(columns=[5]).fit(X)
 
 
-# -- estimator contracts -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("est", [LogTimeResampler(n_points=8), DelayEmbedder(dim=2)])
-def test_sklearn_contract(est):
-    name = type(est).__name__
-    check_no_attributes_set_in_init(name, est)
-    check_get_params_invariance(name, est)
-    c = clone(est)
-    assert c.get_params() == est.get_params()
-    t = np.geomspace(1, 100, 20)
-    X = [_traj(t, t**-0.5), _traj(t, 2 * t**-0.7)] if name == "LogTimeResampler" else np.ones((2, 6, 2))
-    assert c.fit(X) is c
-    assert len(c.transform(X)) == 2
-
-
-def test_fitted_steps_pass_check_is_fitted():
-    from sklearn.utils.validation import check_is_fitted
-
-    t = np.geomspace(1, 10, 5)
-    check_is_fitted(LogTimeResampler().fit([_traj(t, 1 / t)]))
-    check_is_fitted(DelayEmbedder(dim=2).fit(np.zeros((1, 4, 1))))

@@ -104,14 +104,3 @@ def test_other_kinds_run_and_map_n_to_n(ours):
     h0_only = [Diagram((d[0],), (0,)) for d in ours]
     with pytest.raises(ValueError, match="H1"):
         GtdaDiagramFeatures(dims=(0, 1)).fit(h0_only).transform(h0_only)
-
-
-@pytest.mark.parametrize("est", [GtdaVietorisRips(), GtdaDiagramFeatures(kind="betti")])
-def test_sklearn_contract(est):
-    from sklearn.base import clone
-    from sklearn.utils.estimator_checks import check_get_params_invariance, check_no_attributes_set_in_init
-
-    name = type(est).__name__
-    check_no_attributes_set_in_init(name, est)
-    check_get_params_invariance(name, est)
-    assert clone(est).get_params() == est.get_params()

@@ -19,11 +19,23 @@ def run(code: str) -> str:
 def test_import_toptraj_is_light():
     heavy = ["torch", "dask", "gtda", "matplotlib.pyplot", "distributed"]
     code = (
-        "import sys, toptraj, toptraj.cli, toptraj.io, toptraj.regression, toptraj.baselines; "
-        "toptraj.cli.build_parser(); "
+        "import sys, toptraj, toptraj.cli, toptraj.io, toptraj.regression, toptraj.baselines, toptraj.registry, "
+        "toptraj.sweeps, toptraj.generate; "
+        "toptraj.cli.build_parser(); toptraj.registry.available_generators(); "
         f"print([m for m in {heavy!r} if m in sys.modules])"
     )
     assert run(code) == "[]"
+
+
+def test_import_toptraj_imports_no_generator_module():
+    # The core reaches generators only through the registry, on demand; the CLI parser and the
+    # list of available generators do not import them (at most the tiny package __init__).
+    code = (
+        "import sys, toptraj, toptraj.cli, toptraj.registry, toptraj.sweeps; toptraj.cli.build_parser(); "
+        "toptraj.registry.available_generators(); print(sorted(m for m in sys.modules if m.startswith('generators.')))"
+    )
+    assert run(code) == "[]"
+    assert run("import sys, toptraj; print('generators' in sys.modules)") == "False"
 
 
 def test_generators_is_this_repository():

@@ -1,7 +1,8 @@
-"""Tests of generators/maloney.py: spec checks, theory vs simulation, exponents, plateau, ridge,
+"""Tests of generators/maloney.py: reference values, theory vs simulation, exponents, plateau, ridge,
 nonlinear feature spectra, the DMFT mapping, bad input and the command line.
 
-Reference numbers come from ../shared/specs/maloney.md section 3 or are computed by hand here;
+Reference numbers come from docs/theory/maloney.rst (Validation; Maloney, Roberts, Sully,
+arXiv:2210.16859) or are computed by hand here;
 theory-vs-simulation tolerances are stated at each test.
 """
 
@@ -28,7 +29,7 @@ def _one_blas_thread():
     with threadpool_limits(limits=1):
         yield
 
-# -- spec section 3 ---------------------------------------------------------------------------------
+# -- reference values (maloney.rst, Validation) ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("alpha, printed", [(0.5, 0.48879), (1.0, 0.0325589)])
@@ -36,7 +37,7 @@ def test_spec_duality_values(alpha, printed):
     lam = ml.latent_spectrum(alpha, 200_000)
     a = ml.ridgeless_loss(lam, 100, 400, w2=1.0)
     b = ml.ridgeless_loss(lam, 400, 100, w2=1.0)
-    digits = len(repr(printed).split(".")[1].lstrip("0"))  # significant digits printed in the spec
+    digits = len(repr(printed).split(".")[1].lstrip("0"))  # significant digits printed in the reference
     assert float(f"{a:.{digits}g}") == printed
     assert abs(a - b) <= 1e-12 * a
 
@@ -165,7 +166,7 @@ def test_exponents_from_theory_curves(alpha):
         slope = -np.polyfit(np.log(curve.times), np.log(curve.channel("theory_loss")), 1)[0]
         assert slope == pytest.approx(alpha, rel=0.03)
         assert curve.labels[label] == alpha
-    # and the amplitude: n Delta -> the spec's asymptotic constant (N << T: L ~ (1/M) n Delta)
+    # and the amplitude: n Delta -> the asymptotic constant of maloney.rst (N << T: L ~ (1/M) n Delta)
     L = curve_N.channel("theory_loss")[-1] * M
     assert L == pytest.approx(float(ml.asymptotic_n_delta(alpha, values[-1])), rel=0.03)
 

@@ -1,4 +1,4 @@
-"""Mode-sum generator against the DMFT spec's closed form (dmft.md section 7, check 1)."""
+"""Mode-sum generator against the time-bottleneck closed form (docs/theory/modesum.rst, Validation)."""
 
 import math
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.core
 
 
 def test_spec_check_1_time_bottleneck():
-    # dmft.md 7.1: a=1.5, b=1.25, sum over k <= 2e6, relative 1e-5.
+    # Reference values (modesum.rst; arXiv:2402.01092): a=1.5, b=1.25, sum over k <= 2e6, relative 1e-5.
     got = loss_curve(ModesumParams(1.5, 1.25, M=2_000_000), [1, 10, 100, 1000])
     want = [1.35679, 0.533975, 0.211729, 0.0834395]
     np.testing.assert_allclose(got, want, rtol=1e-5)

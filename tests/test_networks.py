@@ -28,7 +28,7 @@ TINY = nw.TrainConfig(
 # -- no torch at import ---------------------------------------------------------------------------
 def test_cli_parser_and_module_do_not_import_torch():
     code = (
-        "import sys, toptraj, toptraj.cli, generators.network, generators.networks;"
+        "import sys, toptraj, toptraj.cli, generators.networks;"
         "toptraj.cli.build_parser(); print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -372,7 +372,7 @@ def test_empirical_ntk_spectrum_on_real_net_and_bad_input():
     assert torch.is_grad_enabled()
 
 
-# -- sweep labels (dmft.md section 6) on synthetic curves with known answers -------------------------
+# -- sweep labels (docs/theory/dmft.rst section 6) on synthetic curves with known answers -------------------------
 def _synthetic_sweep(m_late=2.0, amp=0.3):
     """L(t, N) = L_inf(t) + amp N^-kappa(t); kappa = 1, then linear in log t to m_late, then m_late."""
     from toptraj.trajectory import Trajectory

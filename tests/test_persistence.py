@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.base import clone
-from sklearn.utils.estimator_checks import check_get_params_invariance, check_no_attributes_set_in_init
 
 from toptraj.diagrams import Diagram
 from toptraj.persistence import (
@@ -198,17 +196,6 @@ def test_lower_star_transformer():
         LowerStar(column=2).fit(X)
 
 
-@pytest.mark.parametrize("est", [VietorisRips(), LowerStar()])
-def test_sklearn_contract(est):
-    name = type(est).__name__
-    check_no_attributes_set_in_init(name, est)
-    check_get_params_invariance(name, est)
-    c = clone(est)
-    X = [np.random.default_rng(0).standard_normal((10, 2))] * 2 if name == "VietorisRips" else np.ones((2, 6, 2))
-    assert c.fit(X) is c
-    assert len(c.transform(X)) == 2
-
-
 def test_mst_on_the_fly_rows_equal_dense():
     X = np.random.default_rng(3).standard_normal((120, 4))
     X[7] = X[3]  # a duplicate
@@ -217,8 +204,3 @@ def test_mst_on_the_fly_rows_equal_dense():
     assert a.meta["n_zero_bars"] == b.meta["n_zero_bars"] == 1
 
 
-def test_fitted_steps_pass_check_is_fitted():
-    from sklearn.utils.validation import check_is_fitted
-
-    check_is_fitted(VietorisRips().fit([np.zeros((3, 2))]))
-    check_is_fitted(LowerStar().fit(np.zeros((1, 4, 1))))

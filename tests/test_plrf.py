@@ -16,6 +16,7 @@ from generators.plrf import (
     simulate_sgd,
     volterra,
 )
+from toptraj.exceptions import UnstableStepError
 
 
 def _w_from_seed(seed, v, d):
@@ -153,15 +154,16 @@ def test_instability_refused():
     p = PLRFParams(0.7, 0.7, 40)
     spec = plrf.spectrum(p, 0)
     big = PLRFParams(0.7, 0.7, 40, lr=2.0 / (2 * spec.lambda_max))  # lr (B+1) lambda_max = 2 exactly
-    with pytest.raises(ValueError, match="lambda_max"):
+    # found at run time (it depends on the draw of W): a numerical failure, not bad input
+    with pytest.raises(UnstableStepError, match="lambda_max"):
         volterra(big, [1, 10], seed=0)
-    with pytest.raises(ValueError, match="lambda_max"):
+    with pytest.raises(UnstableStepError, match="lambda_max"):
         simulate_sgd(big, [1, 10], seed=0)
     # lr = 2.2 / Tr D: edge = 2.2 * 2 * lambda_max / Tr D < 2 but sum_k lr lam / (2 - 2 lr lam) > 1
     lr = 2.2 / float(np.sum(np.arange(1, 161.0) ** -1.4))
     x = lr * spec.lam
     assert lr * 2 * spec.lambda_max < 2 and np.sum(x / (2 - 2 * x)) >= 1  # the premise, by hand
-    with pytest.raises(ValueError, match="kernel norm"):
+    with pytest.raises(UnstableStepError, match="kernel norm"):
         volterra(PLRFParams(0.7, 0.7, 40, lr=lr), [1, 10], seed=0)
 
 
@@ -254,6 +256,7 @@ def _sgd_vs_volterra(p, seed, tiers):
     return np.concatenate(steps_all), np.concatenate(rel), np.concatenate(z)
 
 
+@pytest.mark.slow
 def test_sgd_mean_matches_volterra_same_w():
     # Issue 4: within 2% over r in [1, 3000] at d=100, v=400, alpha=beta=0.7, B=1, same W.
     # n_runs per range keeps the standard error <~ 0.5% (per-run loss std is ~50% at r ~ 15).
@@ -400,6 +403,7 @@ def test_deterministic_equivalent_masses_p0_and_metadata():
     assert np.array_equal(volterra(p, r, seed=None).values, de.values)
 
 
+@pytest.mark.slow
 def test_deterministic_equivalent_p_inf_and_kernel_norm_vs_w_average():
     # linear functionals of the spectral measures: the W-average estimates them without bias, the DE approximates
     p = PLRFParams(0.7, 0.7, 64)
@@ -413,6 +417,7 @@ def test_deterministic_equivalent_p_inf_and_kernel_norm_vs_w_average():
     assert abs(solver["kernel_norm"] / kn.mean() - 1) < 0.02
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "alpha,beta,d,n_seeds,tol",
     [
@@ -434,7 +439,7 @@ def test_deterministic_equivalent_refuses_infeasible():
         volterra(PLRFParams(0.7, 0.7, 40, v=40), [1, 2], seed=None)
     with pytest.raises(ValueError, match="d >= 32"):
         volterra(PLRFParams(0.7, 0.7, 16), [1, 2], seed=None)
-    with pytest.raises(ValueError, match="unstable"):
+    with pytest.raises(UnstableStepError, match="unstable"):
         volterra(PLRFParams(0.7, 0.7, 64, lr=2.0), [1, 2], seed=None)
 
 

@@ -8,6 +8,7 @@ import pytest
 from generators.plrf import PHASES, compute_optimal_exponents
 
 
+@pytest.mark.slow
 def test_plrf_phase_diagram_quick(tmp_path):
     from analyses import plrf_phase_diagram
 

@@ -91,7 +91,7 @@ def test_importing_the_runner_loads_no_optional_dependency():
 
 def test_runs_are_the_grid_product_with_seeds_innermost():
     cfg = load_config(_config(grid={"a": [1.5, 2.0], "time_scale": [1.0, 2.0]}, seeds={"start": 3, "stop": 5}))
-    got = [(r["params"]["a"], r["params"]["time_scale"], r["seed"]) for r in cfg.runs]
+    got = [(r.params["a"], r.params["time_scale"], r.seed) for r in cfg.runs]
     want = [(a, c, s) for a in (1.5, 2.0) for c in (1.0, 2.0) for s in (3, 4)]
     assert got == want
 
@@ -105,7 +105,7 @@ def test_key_is_sha256_of_the_canonical_run_config():
         "seed": 7, "axis": {"times": list(np.geomspace(1.0, 1e4, 16))}, "options": {},
     }
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    assert cfg.runs[0]["key"] == hashlib.sha256(blob.encode()).hexdigest()
+    assert cfg.runs[0].key == hashlib.sha256(blob.encode()).hexdigest()
 
 
 def test_key_ignores_spelling_but_not_content():

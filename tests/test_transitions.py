@@ -1,4 +1,4 @@
-"""Transition-time definitions (dmft.md section 6) on hand-computed curves."""
+"""Transition-time definitions (docs/theory/dmft.rst, Labels) on hand-computed curves."""
 
 import math
 

@@ -14,8 +14,8 @@ normalisation and learning rate), so they cannot read the answer off a conventio
 
 from __future__ import annotations
 
-import hashlib
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +23,8 @@ from scipy import optimize
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from toptraj._validation import check_finite_array, check_fraction, check_increasing
 from toptraj.trajectory import Trajectory
+from toptraj.validation import check_finite_array, check_fraction, check_increasing
 
 
 def _positive_curve(times, loss) -> tuple[np.ndarray, np.ndarray]:
@@ -57,6 +57,19 @@ def loglog_slope(times, loss, last: float = 1.0) -> SlopeFit:
         Points with t <= 0 or L <= 0 are ignored (logs undefined).
     last : float in (0, 1]
         Fraction of the log-time range, counted from the end, used for the fit.
+
+    Returns
+    -------
+    SlopeFit
+        ``slope``, its standard error, ``intercept`` and the number of points used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.geomspace(1, 1e4, 9)
+    >>> fit = loglog_slope(t, 3.0 * t**-0.25)
+    >>> round(fit.slope, 6), fit.n_points
+    (-0.25, 9)
     """
     last = check_fraction("last", last)
     t, y = _positive_curve(times, loss)
@@ -137,11 +150,56 @@ def final_weight_norm(traj: Trajectory, prefix: str = "proj_") -> float:
     return float(np.linalg.norm(traj.select(cols).values[-1]))
 
 
-_CACHE: dict = {}
-_CACHE_SIZE = 100_000
-
 #: Names of the features :class:`BaselineFeatures` can produce.
 BASELINE_FEATURES = ("loglog_slope", "loglog_slope_late", "power_law_r", "offset_fraction", "curvature", "weight_norm")
+
+
+def curve_features(times, loss, features=BASELINE_FEATURES[:5]) -> tuple[list[float], list[str]]:
+    """The curve baselines of one run, and why any of them is undefined.
+
+    Parameters
+    ----------
+    times, loss : array of shape (n,)
+        The observed curve (strictly increasing times).
+    features : sequence of str
+        Names from :data:`BASELINE_FEATURES` except ``"weight_norm"`` (which needs weights).
+
+    Returns
+    -------
+    values : list of float, one per feature (NaN where undefined)
+    reasons : list of str, one per feature ("" where defined)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.geomspace(1, 1e3, 30)
+    >>> values, reasons = curve_features(t, 2.0 * t**-0.5, ("loglog_slope", "power_law_r"))
+    >>> [round(v, 6) for v in values], reasons
+    ([-0.5, 0.5], ['', ''])
+    """
+    t = np.asarray(times, dtype=np.float64)
+    y = np.asarray(loss, dtype=np.float64)
+    out, why = {}, {}
+    whole = loglog_slope(t, y)
+    out["loglog_slope"] = whole.slope
+    if {"loglog_slope_late", "curvature"} & set(features):
+        late = loglog_slope(t, y, last=1 / 3)
+        early = loglog_slope(t[: max(3, len(t) // 3)], y[: max(3, len(t) // 3)])
+        out["loglog_slope_late"] = late.slope
+        out["curvature"] = late.slope - early.slope
+    if {"power_law_r", "offset_fraction"} & set(features):
+        fit = fit_offset_power_law(t, y)
+        out["power_law_r"] = fit.r
+        if not math.isfinite(fit.r):
+            why["power_law_r"] = why["offset_fraction"] = "the L0 + A t^-r fit found no finite optimum"
+        if y[-1] > 0:
+            out["offset_fraction"] = fit.L0 / y[-1]
+        else:
+            out["offset_fraction"] = math.nan
+            why.setdefault("offset_fraction", f"the last loss is {float(y[-1])!r}, so L0 / L_last is undefined")
+    values = [float(out[f]) for f in features]
+    reasons = [why.get(f, "" if math.isfinite(v) else "not finite") for f, v in zip(features, values)]
+    return values, reasons
 
 
 class BaselineFeatures(TransformerMixin, BaseEstimator):
@@ -152,14 +210,49 @@ class BaselineFeatures(TransformerMixin, BaseEstimator):
     ``power_law_r`` (exponent of the L0 + A t^-r fit), ``offset_fraction`` (L0 / L_last of that
     fit), ``curvature`` (late slope minus early slope), ``weight_norm`` (final iterate's norm of
     ``weight_prefix`` channels; only when requested).
+
+    Parameters
+    ----------
+    channel : str
+        The loss channel read from each Trajectory.
+    features : sequence of str
+        Names from :data:`BASELINE_FEATURES`.
+    weight_prefix : str
+        Channels of the weight path (for ``weight_norm``).
+    memory : None, str or joblib.Memory
+        Cache of the per-run curve fits (keyed on the curve and ``features``). Cross-validation
+        asks for the same runs once per fold and method and the L0 + A t^-r fit dominates the
+        cost, so :func:`~toptraj.regression.evaluate` passes one; None computes every time.
+
+    Notes
+    -----
+    A feature that is undefined for a run (a fit with no finite optimum, a last loss of 0) is
+    set to 0 so that a regressor can still run, and a ``RuntimeWarning`` names the feature, the
+    run and the reason.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from toptraj import Trajectory
+    >>> t = np.geomspace(1, 1e3, 30)
+    >>> runs = [Trajectory(times=t, values=(a * t**-r)[:, None], channels=("test_loss",))
+    ...         for a, r in [(1.0, 0.5), (30.0, 0.5), (1.0, 0.8)]]
+    >>> F = BaselineFeatures(features=("loglog_slope", "power_law_r")).fit(runs).transform(runs)
+    >>> F.shape
+    (3, 2)
+    >>> np.round(F[:, 0], 6)
+    array([-0.5, -0.5, -0.8])
     """
 
-    def __init__(self, channel: str = "test_loss", features=BASELINE_FEATURES[:5], weight_prefix: str = "proj_"):
+    def __init__(self, channel: str = "test_loss", features=BASELINE_FEATURES[:5], weight_prefix: str = "proj_",
+                 memory=None):
         self.channel = channel
         self.features = features
         self.weight_prefix = weight_prefix
+        self.memory = memory
 
     def fit(self, X, y=None):
+        """Validate the parameters; return self (nothing is learned)."""
         unknown = [f for f in self.features if f not in BASELINE_FEATURES]
         if unknown:
             raise ValueError(f"features: unknown {unknown}; allowed {list(BASELINE_FEATURES)}")
@@ -168,45 +261,40 @@ class BaselineFeatures(TransformerMixin, BaseEstimator):
         self.n_features_out_ = len(self.features)
         return self
 
-    def _one(self, traj: Trajectory) -> list[float]:
-        t, y = traj.times, traj.channel(self.channel)
-        out = {}
-        need_fit = {"power_law_r", "offset_fraction"} & set(self.features)
-        whole = loglog_slope(t, y)
-        if "loglog_slope" in self.features:
-            out["loglog_slope"] = whole.slope
-        if {"loglog_slope_late", "curvature"} & set(self.features):
-            late = loglog_slope(t, y, last=1 / 3)
-            early = loglog_slope(t[: max(3, len(t) // 3)], y[: max(3, len(t) // 3)])
-            out["loglog_slope_late"] = late.slope
-            out["curvature"] = late.slope - early.slope
-        if need_fit:
-            fit = fit_offset_power_law(t, y)
-            out["power_law_r"] = fit.r
-            out["offset_fraction"] = fit.L0 / y[-1] if y[-1] > 0 else math.nan
-        if "weight_norm" in self.features:
-            out["weight_norm"] = final_weight_norm(traj, self.weight_prefix)
-        return [out[f] for f in self.features]
+    def _curve_fn(self):
+        if self.memory is None:
+            return curve_features
+        from joblib import Memory
 
-    def _cached(self, traj: Trajectory) -> list[float]:
-        # The features are a pure function of the curve; cross-validation asks for the same runs
-        # once per fold and method, and the L0 + A t^-r fit dominates the cost, so memoise.
-        h = hashlib.sha1(traj.times.tobytes())
-        h.update(traj.channel(self.channel).tobytes())
-        if "weight_norm" in self.features:
-            h.update(traj.values.tobytes())
-        key = (h.hexdigest(), self.channel, tuple(self.features), self.weight_prefix)
-        if key not in _CACHE:
-            if len(_CACHE) >= _CACHE_SIZE:
-                _CACHE.clear()
-            _CACHE[key] = self._one(traj)
-        return _CACHE[key]
+        mem = self.memory if isinstance(self.memory, Memory) else Memory(self.memory, verbose=0)
+        return mem.cache(curve_features)
 
     def transform(self, X):
+        """List of n Trajectory -> array of shape (n, n_features)."""
         check_is_fitted(self, "n_features_out_")
-        rows = np.asarray([self._cached(t) for t in X], dtype=np.float64).reshape(len(X), len(self.features))
-        # A failed fit (NaN) becomes 0 so that regressors can run; the fit functions report it.
+        fn = self._curve_fn()
+        curve = tuple(f for f in self.features if f != "weight_norm")
+        rows, problems = [], []
+        for i, traj in enumerate(X):
+            vals, reasons = fn(traj.times, traj.channel(self.channel), curve) if curve else ([], [])
+            got = dict(zip(curve, vals))
+            if "weight_norm" in self.features:
+                got["weight_norm"] = final_weight_norm(traj, self.weight_prefix)
+            rows.append([got[f] for f in self.features])
+            problems += [(i, f, r) for f, r in zip(curve, reasons) if r]
+        rows = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(self.features))
+        bad = ~np.isfinite(rows)
+        if bad.any():
+            named = {(i, f) for i, f, _ in problems}
+            problems += [(int(i), self.features[j], "not finite") for i, j in zip(*np.nonzero(bad))
+                         if (int(i), self.features[j]) not in named]
+            shown = "; ".join(f"run {i} {f}: {r}" for i, f, r in problems[:5])
+            more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+            warnings.warn(f"BaselineFeatures: {int(bad.sum())} undefined feature value(s) set to 0: {shown}{more}",
+                          RuntimeWarning, stacklevel=2)
+        # A failed fit (NaN) becomes 0 so that regressors can run; the warning above says which.
         return np.nan_to_num(rows, nan=0.0, posinf=0.0, neginf=0.0)
 
     def get_feature_names_out(self, input_features=None):
+        """``baseline__<feature>`` for each feature."""
         return np.array([f"baseline__{f}" for f in self.features], dtype=object)

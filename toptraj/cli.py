@@ -1,22 +1,36 @@
 """The `toptraj` command line.
 
-    toptraj demo [--out DIR] [--quick]          the main job (predict exponents from early training)
-    toptraj analyze FILE.csv|FOLDER [--out DIR] a user's own loss curves
+    toptraj demo [--out DIR] [--quick]            the main job (predict exponents from early training)
+    toptraj analyze FILE|FOLDER... [--out DIR]    a user's own runs (toptraj.readers formats)
+    toptraj predict FILE... [--N W --P S] [--horizon STEPS] [--fraction f]  runs still going
+    toptraj advise FILE... [--widths 128,256,...]  compute-optimal advice from >= 3 widths
     toptraj generate NAME [model args] --out DIR  write generated trajectories to the store
-    toptraj sweep CONFIG.toml [--out STORE] ...    a resumable grid of runs (see toptraj.sweeps)
+    toptraj sweep CONFIG.toml [--out STORE] ...   a resumable grid of runs (see toptraj.sweeps)
 
-Bad input gives exit status 2 and one line on stderr (never a traceback).
+Exit status: 0 success; 1 some runs of a sweep failed; 2 bad input (InputError, any ValueError or
+OSError: one stderr line naming the argument or file and the rule); 3 numerical failure
+(NumericalError: one line naming the cause and the parameters) or an unexpected internal error
+(one line; ``TOPTRAJ_DEBUG=1`` re-raises it with its traceback); 130 interrupted. Never a traceback.
+
+Adding a command: write ``add_cli_arguments(parser)`` and ``run_cli(args) -> int`` in its module
+and add one :class:`Command` line to :data:`COMMANDS`, e.g.
+``Command("predict", "one line of help", "toptraj.predict:add_cli_arguments", "toptraj.predict:run_cli")``.
+Both modules are imported when the parser is built, so keep their top-level imports light
+(`import toptraj.cli` must not load torch, dask, giotto-tda or matplotlib.pyplot); raise
+InputError / NumericalError and return 0 or 1: the exit codes and the one-line messages follow.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
-import importlib.util
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-EXIT_BAD_INPUT = 2
+from toptraj.exceptions import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_NUMERICAL, NumericalError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,101 +41,126 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def _generator_module(name: str):
-    return importlib.import_module(f"generators.{name}")
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """One subcommand: where its argument definitions and its run function live.
+
+    ``arguments`` and ``run`` are ``"module:function"`` strings, imported when the parser is
+    built and when the command runs: ``arguments(parser)`` adds the options, ``run(args)``
+    returns the exit status.
+    """
+
+    name: str
+    help: str
+    arguments: str
+    run: str
+
+    @staticmethod
+    def resolve(target: str) -> Callable:
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
 
 
-def _requested_generator(argv: list[str] | None) -> str | None:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) >= 2 and args[0] == "generate":
-        return args[1]
-    return None
+def _demo_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
+    p.add_argument("--quick", action="store_true", help="small grid, runs in seconds")
+    p.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
+    p.add_argument("--fraction", type=float, default=0.2, help="fraction of training observed (default 0.2)")
+    p.add_argument("--scale", choices=("linear", "log"), default="linear",
+                   help="axis on which the fraction is counted (default linear steps)")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from toptraj.demo import run_demo
+
+    return run_demo(out=args.out, quick=args.quick, seed=args.seed, fraction=args.fraction, scale=args.scale)
+
+
+def _run_analyze(args: argparse.Namespace) -> int:
+    from toptraj.analyze import run_analyze
+
+    return run_analyze(args.paths, out=args.out, columns=args.columns, window=args.window, seed=args.seed,
+                       plots=not args.no_plots)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from toptraj.predict import run_predict
+
+    return run_predict(args.paths, N=args.N, P=args.P, horizon=args.horizon, fraction=args.fraction,
+                       out=args.out, columns=args.columns, window=args.window, seed=args.seed,
+                       plots=not args.no_plots)
+
+
+#: The subcommands, in the order ``toptraj --help`` lists them.
+COMMANDS: tuple[Command, ...] = (
+    Command("demo", "predict the time exponent from early training (main job)",
+            "toptraj.cli:_demo_arguments", "toptraj.cli:_run_demo"),
+    Command("analyze", "exponents, intervals and onsets of your own runs",
+            "toptraj.analyze:add_cli_arguments", "toptraj.cli:_run_analyze"),
+    Command("predict", "forecast runs still going from their logs so far",
+            "toptraj.predict:add_cli_arguments", "toptraj.cli:_run_predict"),
+    Command("advise", "compute-optimal exponents and what to run next, from runs at >= 3 widths",
+            "toptraj.advise:add_cli_arguments", "toptraj.advise:run_cli"),
+    Command("generate", "generate trajectories into a store folder",
+            "toptraj.generate:add_cli_arguments", "toptraj.generate:run_cli"),
+    Command("sweep", "run a grid of generator runs into a resumable store",
+            "toptraj.sweeps.command:add_cli_arguments", "toptraj.sweeps.command:run_cli"),
+)
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    from generators import GENERATORS
-
+    """The top-level parser (``argv`` is accepted for compatibility and ignored)."""
     parser = _Parser(prog="toptraj", description="Topological analysis of training trajectories.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    demo = sub.add_parser("demo", help="predict the time exponent from early training (main job)")
-    demo.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
-    demo.add_argument("--quick", action="store_true", help="small grid, runs in seconds")
-    demo.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
-    demo.add_argument("--fraction", type=float, default=0.2, help="fraction of training observed (default 0.2)")
-    demo.add_argument("--scale", choices=("linear", "log"), default="linear",
-                      help="axis on which the fraction is counted (default linear steps)")
-
-    analyze = sub.add_parser("analyze", help="analyse your own loss curve(s) from CSV")
-    analyze.add_argument("path", help="CSV file (columns step, loss[, test_loss][, run]), folder of CSVs, "
-                         "or stored trajectories (.npz file or folder)")
-    analyze.add_argument("--out", default="out/analyze", help="folder for the plot and summary JSON (default out/analyze)")
-
-    if importlib.util.find_spec("toptraj.sweeps") is not None:
-        from toptraj import sweeps
-
-        sweep = sub.add_parser("sweep", help="run a grid of generator runs into a resumable store")
-        sweeps.add_cli_arguments(sweep)
-
-    gen = sub.add_parser("generate", help="generate trajectories into a store folder")
-    gsub = gen.add_subparsers(dest="generator", required=True, parser_class=_Parser)
-    # Only the requested generator's module is imported (its arguments are needed); the others
-    # are listed by name, so one generator's heavy or broken import never affects another command.
-    requested = _requested_generator(argv)
-    for name in GENERATORS:
-        if importlib.util.find_spec(f"generators.{name}") is None:
-            continue  # generator not present in this installation
-        p = gsub.add_parser(name, help=f"{name} model (toptraj generate {name} --help)")
-        if name == requested:
-            _generator_module(name).add_cli_arguments(p)
-            p.add_argument("--out", required=True, help="store folder to write into")
+    for cmd in COMMANDS:
+        p = sub.add_parser(cmd.name, help=cmd.help)
+        Command.resolve(cmd.arguments)(p)
+        p.set_defaults(_run=cmd.run)
     return parser
 
 
-def _cmd_generate(args: argparse.Namespace) -> int:
-    from toptraj.io import save_set
-
-    module = _generator_module(args.generator)
-    trajectories = module.run_cli(args)
-    out = Path(args.out)
-    paths = save_set(trajectories, out, prefix=args.generator)
-    print(f"wrote {len(paths)} trajectories to {out}")
-    return 0
+def _report(command: str, exc: BaseException) -> int:
+    """Print one stderr line for ``exc``; return the exit status."""
+    if isinstance(exc, NumericalError):
+        notes = "; ".join(getattr(exc, "__notes__", []) or [])
+        print(f"toptraj {command}: numerical failure ({type(exc).__name__}): {exc}" + (f" [{notes}]" if notes else ""),
+              file=sys.stderr)
+        return EXIT_NUMERICAL
+    if isinstance(exc, ValueError):  # InputError, StoreError and checks that raise ValueError
+        print(f"toptraj {command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if isinstance(exc, OSError):  # e.g. --out names an existing file, or a folder that cannot be written
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"toptraj {command}: error:{where} {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    text = " ".join(str(exc).split())
+    print(f"toptraj {command}: internal error ({type(exc).__name__}): {text} "
+          "(a bug: please report it; TOPTRAJ_DEBUG=1 shows the traceback)", file=sys.stderr)
+    return EXIT_NUMERICAL
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    """Run the command line; returns the exit status (see the module docstring)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2, its one line already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    command = args.command
     try:
         out = getattr(args, "out", None)
         if out is not None and Path(out).exists() and not Path(out).is_dir():
             raise ValueError(f"--out {out}: exists and is not a folder; give a folder path")
-        if args.command == "generate":
-            return _cmd_generate(args)
-        if args.command == "sweep":
-            from toptraj import sweeps
-
-            return sweeps.run_cli(args)
-        if args.command == "demo":
-            from toptraj.demo import run_demo
-
-            return run_demo(out=args.out, quick=args.quick, seed=args.seed, fraction=args.fraction, scale=args.scale)
-        if args.command == "analyze":
-            from toptraj.analyze import run_analyze
-
-            return run_analyze(args.path, out=args.out)
-    except ValueError as exc:  # includes InputError, StoreError: the user's input broke a rule
-        print(f"toptraj {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as exc:  # e.g. --out names an existing file, or a folder that cannot be written
-        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        print(f"toptraj {args.command}: error:{where} {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return int(Command.resolve(args._run)(args))
+    except SystemExit as exc:  # a generator's own parser: --help (0) or a usage error (2, already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print(f"toptraj {args.command}: interrupted; files already written are complete", file=sys.stderr)
-        return 130
-    parser.error(f"unknown command {args.command!r}")
-    return EXIT_BAD_INPUT
+        print(f"toptraj {command}: interrupted; files already written are complete", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if os.environ.get("TOPTRAJ_DEBUG") and not isinstance(exc, (ValueError, OSError, NumericalError)):
+            raise
+        return _report(command, exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from toptraj import provenance
-from toptraj._validation import check_choice, check_fraction, check_seed
 from toptraj.io import atomic_write_text, save_set
 from toptraj.trajectory import TrajectorySet
+from toptraj.validation import check_choice, check_fraction, check_seed
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,10 @@ class DemoConfig:
 
 def make_dataset(cfg: DemoConfig) -> TrajectorySet:
     """Mode-sum runs on the (a, b) grid with random amplitude and time-scale factors."""
-    from generators.modesum import ModesumParams, solve
+    from toptraj.registry import get_generator
 
+    modesum = get_generator("modesum")  # the core reaches generators only through the registry
+    ModesumParams, solve = modesum.params, modesum.function("solve").function
     rng = np.random.default_rng(cfg.seed)
     times = np.geomspace(1.0, cfg.t_end, cfg.n_times)
     runs = []

@@ -26,6 +26,16 @@ class Diagram:
         Homology dimensions, e.g. ``(0, 1)``.
     meta : dict
         How it was computed (filtration, metric, backend...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> d = Diagram((np.array([[0.0, 1.0], [0.0, np.inf]]), np.zeros((0, 2))), dims=(0, 1))
+    >>> d[0]
+    array([[ 0.,  1.],
+           [ 0., inf]])
+    >>> d[1].shape
+    (0, 2)
     """
 
     pairs: tuple

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from toptraj._validation import check_choice, check_finite_array, check_increasing, check_number, check_seed
+from toptraj.validation import check_choice, check_finite_array, check_increasing, check_number, check_seed
 
 REPRESENTATIONS = ("loglog", "slope", "both")
 
@@ -133,6 +133,14 @@ def delay_embed(x: Any, dim: int, lag: int) -> np.ndarray:
     Returns
     -------
     array, shape (n - (dim - 1) * lag, dim * c)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> delay_embed(np.arange(5.0), dim=2, lag=2)
+    array([[0., 2.],
+           [1., 3.],
+           [2., 4.]])
     """
     arr, _ = _as_2d("x", x)
     dim = check_number("dim", dim, low=1, integer=True)
@@ -285,6 +293,9 @@ class LogTimeResampler(TransformerMixin, BaseEstimator, auto_wrap_output_keys=No
 
     def transform(self, X: Sequence[Any]) -> np.ndarray:
         """Trajectories -> array, shape (n_samples, n_points, n_features)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "columns_")
         self._validate()
         items = _check_trajectories(X)
         return np.stack([self._one(i, t) for i, t in enumerate(items)])
@@ -370,6 +381,9 @@ class DelayEmbedder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
 
     def transform(self, X: Any) -> list[np.ndarray]:
         """Array (n, n_points, f) -> list of n point clouds."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "n_features_in_")
         arr = self._check_X(X)
         cols = self._cols(arr.shape[2])
         return [delay_embed(curve[:, cols], self.dim, self.lag) for curve in arr]

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from toptraj._validation import check_finite_array, check_number, check_seed
 from toptraj.diagrams import Diagram
+from toptraj.validation import check_finite_array, check_number, check_seed
 
 FEATURES = ("entropy", "lifetimes", "alpha_sum", "betti", "landscape", "image")
 LIFETIME_KEYS = ("count", "total", "mean", "std", "max", "n_essential")
@@ -68,6 +68,15 @@ def persistence_entropy(d: Diagram, q: int, inf_value: float | None = None, base
     -------
     float >= 0; 0.0 for a diagram with no bar of positive length (giotto-tda gives NaN there,
     filled with -1 by default).
+
+    Examples
+    --------
+    Two bars of equal length: p = (1/2, 1/2), entropy log 2 nats or 1 bit.
+
+    >>> import numpy as np
+    >>> d = Diagram((np.array([[0.0, 1.0], [0.5, 1.5]]),), dims=(0,))
+    >>> round(persistence_entropy(d, 0), 6), persistence_entropy(d, 0, base=2)
+    (0.693147, 1.0)
     """
     lt = np.diff(_pairs(d, q, inf_value), axis=1)[:, 0]
     lt = lt[lt > 0]
@@ -270,10 +279,10 @@ def ph_dimension(
 
     Cost: n_sizes minimum spanning trees, O(n_sizes n_max^2 d).
     """
-    from toptraj.persistence import _check_points, h0_mst_diagram
+    from toptraj.persistence import check_points, h0_mst_diagram
 
     alpha = check_number("alpha", alpha, low=0, low_open=True)
-    arr = _check_points(points, metric)
+    arr = check_points(points, metric)
     n_pts = arr.shape[0]
     n_max = check_number("n_max", n_max, low=3, integer=True)
     n_min = check_number("n_min", n_min, low=2, integer=True)
@@ -300,7 +309,7 @@ def ph_dimension(
 # ------------------------------------------------------------------------------------------------
 
 
-def _check_diagram_list(X: Any, dims: Sequence[int]) -> list[Diagram]:
+def check_diagram_list(X: Any, dims: Sequence[int]) -> list[Diagram]:
     items = list(X)
     if not items:
         raise ValueError("X must contain at least one Diagram")
@@ -311,6 +320,9 @@ def _check_diagram_list(X: Any, dims: Sequence[int]) -> list[Diagram]:
             if q not in d.dims:
                 raise ValueError(f"X[{i}] has dims {d.dims} but dims={tuple(dims)} asks for H{q}; set dims accordingly")
     return items
+
+
+_check_diagram_list = check_diagram_list  # old private name, kept for older callers
 
 
 class DiagramFeatures(TransformerMixin, BaseEstimator):
@@ -385,7 +397,7 @@ class DiagramFeatures(TransformerMixin, BaseEstimator):
         from persim import PersistenceImager
 
         feats, dims = self._validate()
-        items = _check_diagram_list(X, dims)
+        items = check_diagram_list(X, dims)
         self.ranges_ = {}
         self.imagers_ = {}
         for q in dims:
@@ -470,7 +482,7 @@ class DiagramFeatures(TransformerMixin, BaseEstimator):
 
         check_is_fitted(self, "ranges_")
         feats, dims = self._validate()
-        items = _check_diagram_list(X, dims)
+        items = check_diagram_list(X, dims)
         out = np.stack([self._row(d, feats, dims) for d in items])
         if out.shape[1] != self.n_features_out_:  # e.g. parameters changed after fit
             raise ValueError(f"produced {out.shape[1]} features but fit produced {self.n_features_out_}; refit")

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from toptraj._validation import check_choice, check_number
 from toptraj.diagrams import Diagram, from_padded, to_padded
-from toptraj.features import _check_diagram_list
+from toptraj.features import check_diagram_list
+from toptraj.validation import check_choice, check_number
 
 KINDS = ("entropy", "amplitude", "betti", "landscape", "image")
 _INSTALL_HINT = (
@@ -123,6 +123,9 @@ class GtdaVietorisRips(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Any) -> list[Diagram]:
         """List of n point clouds -> list of n diagrams with dims (0..maxdim)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "dims_")
         vr = self._make()
         clouds = [np.asarray(c, dtype=np.float64) for c in X]
         if not clouds:
@@ -203,7 +206,7 @@ class GtdaDiagramFeatures(TransformerMixin, BaseEstimator):
     def _triples(self, X: Any) -> np.ndarray:
         dims = self._dims()
         capped = []
-        for d in _check_diagram_list(X, dims):
+        for d in check_diagram_list(X, dims):
             pairs = []
             for q in dims:
                 a = d[q].copy()
@@ -215,7 +218,7 @@ class GtdaDiagramFeatures(TransformerMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> GtdaDiagramFeatures:
         """Learn the caps for infinite deaths, then fit the giotto-tda transformer."""
         dims = self._dims()
-        items = _check_diagram_list(X, dims)
+        items = check_diagram_list(X, dims)
         self.caps_ = {}
         for q in dims:
             allp = np.concatenate([d[q] for d in items])

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from toptraj.diagrams import Diagram
+from toptraj.exceptions import InputError, StoreError  # noqa: F401 (re-exported: their historical home)
 from toptraj.trajectory import Trajectory, TrajectorySet
 
 FORMAT_VERSION = 1
@@ -38,10 +39,6 @@ def _current_umask() -> int:
 
 
 _UMASK = _current_umask()
-
-
-class StoreError(ValueError):
-    """A stored file is missing, corrupt or not a toptraj file."""
 
 
 def _restore_floats(value: Any) -> Any:
@@ -211,10 +208,6 @@ def load_diagrams(path: str | os.PathLike) -> list[Diagram]:
 
 
 # -- users' CSV logs -----------------------------------------------------------------------------
-class InputError(ValueError):
-    """A user file breaks a rule; the message names file, row/column and the rule."""
-
-
 CSV_REQUIRED = ("step", "loss")
 CSV_OPTIONAL = ("test_loss", "run")
 

@@ -22,15 +22,15 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from toptraj._validation import check_choice, check_finite_array, check_number
 from toptraj.diagrams import Diagram
+from toptraj.validation import check_choice, check_finite_array, check_number
 
 BACKENDS = ("ripser", "giotto-ph")
 METRICS = ("euclidean", "manhattan", "cityblock", "chebyshev", "cosine", "precomputed")
 _SCIPY_METRIC = {"manhattan": "cityblock"}
 
 
-def _check_points(points: Any, metric: str) -> np.ndarray:
+def check_points(points: Any, metric: str) -> np.ndarray:
     """Point cloud (n, d) or, for metric='precomputed', a symmetric distance matrix (n, n)."""
     check_choice("metric", metric, METRICS)
     arr = check_finite_array("points", points)
@@ -52,6 +52,9 @@ def _check_points(points: Any, metric: str) -> np.ndarray:
     return arr
 
 
+_check_points = check_points  # old private name, kept for older callers
+
+
 def distance_matrix(points: Any, metric: str = "euclidean") -> np.ndarray:
     """Pairwise distances, shape (n, n) (a precomputed matrix is validated and returned).
 
@@ -61,7 +64,7 @@ def distance_matrix(points: Any, metric: str = "euclidean") -> np.ndarray:
     function of this module goes through this matrix, so all backends see the same numbers.
     Cost: O(n^2 d) time, O(n^2) memory.
     """
-    arr = _check_points(points, metric)
+    arr = check_points(points, metric)
     if metric == "precomputed":
         return arr
     from scipy.spatial.distance import pdist, squareform
@@ -159,7 +162,7 @@ def h0_mst_diagram(points: Any, metric: str = "euclidean", max_dense: int = 5000
     from scipy.spatial.distance import cdist
 
     max_dense = check_number("max_dense", max_dense, low=1, integer=True)
-    arr = _check_points(points, metric)
+    arr = check_points(points, metric)
     n = arr.shape[0]
     if metric == "precomputed" or n <= max_dense:
         D = distance_matrix(arr, metric=metric)
@@ -213,6 +216,14 @@ def lower_star_diagram(signal: Any, superlevel: bool = False) -> Diagram:
     Returns
     -------
     Diagram with dims ``(0,)``; zero-length bars are not reported.
+
+    Examples
+    --------
+    Two valleys (1 and 0) meet at the saddle 2: the younger one, born at 1, dies there.
+
+    >>> lower_star_diagram([3.0, 1.0, 2.0, 0.0, 4.0])[0]
+    array([[ 0., inf],
+           [ 1.,  2.]])
 
     Cost: O(n log n) (sort) + O(n alpha(n)) union-find.
     """
@@ -347,6 +358,9 @@ class VietorisRips(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     def transform(self, X: Any) -> list[Diagram]:
         """List of n point clouds -> list of n diagrams."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "dims_")
         self._validate()
         items = _check_clouds(X)
         if self.backend == "mst":
@@ -405,6 +419,9 @@ class LowerStar(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     def transform(self, X: Any) -> list[Diagram]:
         """Curves -> list of n diagrams."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "n_features_in_")
         arr = self._check_X(X)
         return [lower_star_diagram(c[:, int(self.column)], self.superlevel) for c in arr]
 

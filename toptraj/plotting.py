@@ -18,7 +18,10 @@ from toptraj.trajectory import Trajectory
 def _plt():
     import matplotlib
 
-    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+    # Keep Agg and the notebook backends (matplotlib >= 3.9 names the inline one "inline"), so
+    # that figures show in Jupyter; anything else (a GUI backend on a headless machine) -> Agg.
+    backend = matplotlib.get_backend().lower()
+    if backend != "agg" and not any(k in backend for k in ("inline", "ipympl", "widget", "nbagg")):
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 

@@ -16,7 +16,9 @@ split between train and test, so a test point's exponents were never seen in tra
 
 from __future__ import annotations
 
+import contextlib
 import math
+import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,14 +29,14 @@ from sklearn.metrics import mean_absolute_error, r2_score
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
-from toptraj._validation import check_choice, check_number
 from toptraj.baselines import BaselineFeatures, fit_offset_power_law, loglog_slope
 from toptraj.embeddings import DelayEmbedder, LogTimeResampler
 from toptraj.features import DiagramFeatures
 from toptraj.persistence import LowerStar, VietorisRips
 from toptraj.trajectory import Trajectory, TrajectorySet
+from toptraj.validation import check_choice, check_number
 
 METHODS = ("topology", "baseline", "combined")
 #: Estimators that need no training: the exponent read directly off the observed curve.
@@ -90,7 +92,22 @@ class GroupedRidgeCV(RegressorMixin, BaseEstimator):
         self.n_splits = n_splits
 
     def fit(self, X, y, groups=None):
-        X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+        """Choose the penalty (grouped CV when ``groups`` has >= 2 groups), then fit on all of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        groups : array-like of shape (n_samples,), optional
+            Parameter-point labels; folds never split a group.
+
+        Returns
+        -------
+        self
+        """
+        # scikit-learn's public validators: sparse, complex, NaN and 2-D y are rejected or
+        # converted exactly as every scikit-learn regressor does (parametrize_with_checks).
+        X, y = check_X_y(X, y, dtype=np.float64, y_numeric=True)
         alphas = np.asarray(self.alphas, dtype=float)
         if alphas.ndim != 1 or alphas.size == 0 or np.any(alphas <= 0):
             raise ValueError(f"alphas must be a non-empty list of positive numbers, got {self.alphas!r}")
@@ -111,8 +128,12 @@ class GroupedRidgeCV(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X):
+        """Predictions, array of shape (n_samples,)."""
         check_is_fitted(self, "model_")
-        return self.model_.predict(np.asarray(X, dtype=float))
+        X = check_array(X, dtype=np.float64)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but GroupedRidgeCV is expecting {self.n_features_in_} features as input")
+        return self.model_.predict(X)
 
 
 def make_regressor(name: str = "ridge", seed: int = 0):
@@ -146,16 +167,18 @@ def make_pipeline(
     method : {"topology", "baseline", "combined"}
     channel : the loss channel read from each Trajectory
     seed : random_state of the regressor (forest)
+    memory : None, str or joblib.Memory
+        Cache of the feature steps (Pipeline ``memory`` and :class:`BaselineFeatures`).
     regressor : {"ridge", "forest"}, see :func:`make_regressor`
     """
     check_choice("method", method, METHODS)
     if method == "topology":
         feats = topology_features(channel, n_points, memory)
     elif method == "baseline":
-        feats = BaselineFeatures(channel=channel)
+        feats = BaselineFeatures(channel=channel, memory=memory)
     else:
         topo = topology_features(channel, n_points, memory)
-        feats = FeatureUnion([*topo.transformer_list, ("baseline", BaselineFeatures(channel=channel))])
+        feats = FeatureUnion([*topo.transformer_list, ("baseline", BaselineFeatures(channel=channel, memory=memory))])
     return Pipeline(
         [
             ("features", feats),
@@ -240,6 +263,7 @@ def evaluate(
     groups: np.ndarray | None = None,
     progress=None,
     regressor: str = "ridge",
+    baseline_memory=None,
 ) -> dict[str, MethodResult]:
     """Grouped K-fold held-out predictions of ``target`` for each method.
 
@@ -252,6 +276,9 @@ def evaluate(
     n_splits : folds; whole parameter points (``groups``) are held out together
     groups : array (n,), default: the trajectories' parameter-point groups
     regressor : {"ridge", "forest"}
+    baseline_memory : None, str or joblib.Memory
+        Cache of the baseline curve fits, which every fold and method asks for again; None uses
+        a temporary cache removed when the call returns.
 
     Returns
     -------
@@ -269,6 +296,15 @@ def evaluate(
         check_choice("methods", m, sorted(known))
     folds = grouped_folds(groups, n_splits, seed)
     null_set = time_shuffled(tset, seed + 1, channel) if "null_topology" in methods else None
+    with contextlib.ExitStack() as stack:
+        if baseline_memory is None:
+            from joblib import Memory
+
+            baseline_memory = Memory(stack.enter_context(tempfile.TemporaryDirectory(prefix="toptraj-")), verbose=0)
+        return _evaluate(tset, y, groups, methods, folds, null_set, channel, seed, regressor, progress, baseline_memory)
+
+
+def _evaluate(tset, y, groups, methods, folds, null_set, channel, seed, regressor, progress, memory):
     results = {}
     for m in methods:
         if m in DIRECT_ESTIMATORS:
@@ -281,6 +317,8 @@ def evaluate(
                 continue
             data = null_set if m == "null_topology" else tset
             est = make_pipeline("topology" if m == "null_topology" else m, channel, seed, regressor=regressor)
+            if m in ("baseline", "combined"):  # only the baseline fits are cached (see evaluate)
+                est.set_params(**{("features__memory" if m == "baseline" else "features__baseline__memory"): memory})
             fit_params = {"regress__groups": groups[train]} if regressor == "ridge" else {}
             est.fit([data[i] for i in train], y[train], **fit_params)
             pred[test] = est.predict([data[i] for i in test])

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from toptraj._validation import check_choice, check_finite_array, check_fraction, check_increasing
+from toptraj.validation import check_choice, check_finite_array, check_fraction, check_increasing
 
 #: Label names a trajectory may carry, with their meaning. Unknown names are rejected so that a
 #: typo ("time_exponant") cannot silently produce a target full of NaN.
@@ -31,8 +31,8 @@ KNOWN_LABELS: dict[str, str] = {
     "data_exponent": "exponent of L ~ P^-m at t -> infinity",
     "width_exponent_early": "exponent of L(t,N) - L(t,inf) ~ N^-k at early times",
     "width_exponent_late": "exponent of L(t,N) - L(t,inf) ~ N^-k at late times",
-    "t_x": "width-correction crossover time (dmft.md section 6)",
-    "t_of": "overfitting onset time (dmft.md section 6)",
+    "t_x": "width-correction crossover time (docs/theory/dmft.rst, Labels)",
+    "t_of": "overfitting onset time (docs/theory/dmft.rst, Labels)",
     "phase": "phase name (PLRF: Ia, Ib, Ic, II, III, IVa, IVb)",
     "eta": "compute-optimal loss exponent, L* ~ f^-eta",
     "xi": "compute-optimal size exponent, d* ~ f^xi",
@@ -44,14 +44,14 @@ KNOWN_LABELS: dict[str, str] = {
 TIME_SCALES = ("log", "linear")
 
 
-def _jsonable(value: Any) -> Any:
-    """Convert numpy scalars/arrays and tuples so that metadata round-trips through JSON."""
+def jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays, tuples and inf/nan so that metadata round-trips through JSON."""
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return jsonable(value.tolist())
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -60,10 +60,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+_jsonable = jsonable  # old private name, kept for older callers
+
+
 def params_key(params: Mapping[str, Any], exclude: Iterable[str] = ("seed",)) -> str:
     """A short stable hash of a parameter dict (used to group runs of one parameter point)."""
     skip = set(exclude)
-    clean = {k: _jsonable(v) for k, v in sorted(params.items()) if k not in skip}
+    clean = {k: jsonable(v) for k, v in sorted(params.items()) if k not in skip}
     blob = json.dumps(clean, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -93,6 +96,18 @@ class Trajectory:
         Ground truth, names from :data:`KNOWN_LABELS`; floats (NaN where undefined) or strings.
     provenance : dict
         Package versions, device, git revision, creation time (see :func:`toptraj.provenance.collect`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.geomspace(1, 1e4, 9)
+    >>> run = Trajectory(times=t, values=t**-0.5, channels=("test_loss",), labels={"time_exponent": 0.5})
+    >>> run.values.shape
+    (9, 1)
+    >>> run.truncate(0.5).times.round(2)  # the first half of log-time
+    array([  1.  ,   3.16,  10.  ,  31.62, 100.  ])
+    >>> run.truncate(0.5, scale="linear").times.size  # the first half of the steps
+    8
     """
 
     times: np.ndarray
@@ -220,10 +235,10 @@ class Trajectory:
             "channels": list(self.channels),
             "axis": self.axis,
             "source": self.source,
-            "params": _jsonable(self.params),
+            "params": jsonable(self.params),
             "seed": self.seed,
-            "labels": _jsonable(self.labels),
-            "provenance": _jsonable(self.provenance),
+            "labels": jsonable(self.labels),
+            "provenance": jsonable(self.provenance),
         }
 
     def __repr__(self) -> str:
@@ -288,7 +303,7 @@ class TrajectorySet(Sequence[Trajectory]):
         elif key == "seed":
             keys = [str(t.seed) for t in self._items]
         else:
-            keys = [json.dumps(_jsonable(t.params.get(key))) for t in self._items]
+            keys = [json.dumps(jsonable(t.params.get(key))) for t in self._items]
         _, ids = np.unique(np.array(keys, dtype=object).astype(str), return_inverse=True)
         return ids.astype(int)
 

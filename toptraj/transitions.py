@@ -1,10 +1,10 @@
-"""Transition times of a run, with the project's fixed definitions (../shared/specs/dmft.md section 6).
+"""Transition times of a run, with the project's fixed definitions (docs/theory/dmft.rst, Labels).
 
 - Overfitting onset t_of: the first time the gap ratio (L_test - L_train) / L_test reaches 0.1.
 - Width-correction crossover t_x: with dL(t, N) = L(t, N) - L(t, inf), the local width exponent
   kappa_N(t) = -log(dL(t, 2N) / dL(t, N)) / log 2 starts near 1 and ends near the late exponent
   m_late; t_x is the first time kappa_N crosses (1 + m_late) / 2. Undefined (NaN) when
-  |m_late - 1| < 0.1.
+  abs(m_late - 1) < 0.1.
 
 Times are located by log-linear interpolation between grid points. Generators (theory curves)
 and real runs use these same functions, so a label means the same thing everywhere.
@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from toptraj._validation import check_finite_array, check_increasing, check_number
+from toptraj.validation import check_finite_array, check_increasing, check_number
 
 GAP_THRESHOLD = 0.1
 #: t_x is undefined when the late width exponent is this close to the early one (1).
@@ -64,7 +64,20 @@ def first_reach(times, values, level: float, direction: int = 1) -> float:
 
 
 def overfitting_onset(times, train_loss, test_loss, threshold: float = GAP_THRESHOLD) -> float:
-    """t_of: first time (test - train) / test reaches ``threshold``; NaN if never. Shapes (n,)."""
+    """t_of: first time (test - train) / test reaches ``threshold``; NaN if never. Shapes (n,).
+
+    The definition is the one of the theory page ``docs/theory/dmft.rst`` (labels section): the
+    gap ratio is interpolated linearly in log t between the grid points around the crossing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.array([1.0, 10.0, 100.0, 1000.0])
+    >>> test = np.array([1.0, 0.5, 0.4, 0.4])
+    >>> train = np.array([1.0, 0.48, 0.3, 0.2])  # gap ratio 0, 0.04, 0.25, 0.5
+    >>> round(overfitting_onset(t, train, test), 3)  # 0.1 is reached between t = 10 and 100
+    19.307
+    """
     train = check_finite_array("train_loss", train_loss, ndim=1)
     test = check_finite_array("test_loss", test_loss, ndim=1)
     if train.shape != test.shape:
@@ -88,7 +101,7 @@ def local_width_exponent(dl_n, dl_2n) -> np.ndarray:
 def width_crossover_time(times, kappa, m_late: float) -> float:
     """t_x: first time kappa_N(t) crosses (1 + m_late) / 2, moving from 1 towards m_late.
 
-    NaN when |m_late - 1| < 0.1 (no contrast to locate) or when kappa never crosses.
+    NaN when abs(m_late - 1) < 0.1 (no contrast to locate) or when kappa never crosses.
     """
     if not math.isfinite(m_late) or abs(m_late - 1.0) < CROSSOVER_MIN_CONTRAST:
         return math.nan

@@ -30,20 +30,16 @@ sigma^2 / (s s') to W1), so test losses include sigma^2. Large M: the tail of th
 
 Package layout (every name is re-exported here, so ``from generators.dmft import X`` is unchanged)
 -------------------------------------------------------------------------------------------------
-params        DMFTParams, ConvergenceError, the predicted exponents, argument checks
+params        DMFTParams, the predicted exponents, argument checks (ConvergenceError: toptraj.exceptions)
 spectrum      the spectral core: kappa(s) on the real axis, r, the 2x2 system, theory_spectrum, spectral edge
 laplace       fixed-Talbot inversion, kappa(s) on the complex contour, GD and momentum contour nodes
 theory        static and ridge losses, the theory curves, the one-pass SGD recursion, transfer, solve
 ground_truth  the labels t_x and t_of: label_grid, width_crossover, overfitting_onset, labels
 simulation    simulate (finite realisations) and its projection
 frontier      compute_optimal
-cli           `toptraj generate dmft`
+spec          SPEC: the declaration toptraj's registry reads (``toptraj generate dmft``, sweeps)
 """
 
-from generators.dmft.cli import (  # noqa: F401
-    add_cli_arguments,
-    run_cli,
-)
 from generators.dmft.frontier import (  # noqa: F401
     compute_optimal,
 )
@@ -89,6 +85,7 @@ from generators.dmft.simulation import (  # noqa: F401
     projection_matrix,
     simulate,
 )
+from generators.dmft.spec import SPEC, SimulateOptions, SolveOptions  # noqa: F401
 from generators.dmft.spectrum import (  # noqa: F401
     _GL_NODES,
     _GL_PANEL,

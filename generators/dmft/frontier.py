@@ -11,7 +11,7 @@ import numpy as np
 
 from generators.dmft.params import DEFAULT_EXACT_MODES, DEFAULT_NODES, DMFTParams, model_exponent
 from generators.dmft.theory import _curves
-from toptraj._validation import check_increasing, check_number
+from toptraj.validation import check_increasing, check_number
 
 
 def compute_optimal(a: float, b: float, N_grid, t_grid, M: int | None = None, P: float = math.inf,

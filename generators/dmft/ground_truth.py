@@ -41,7 +41,7 @@ def width_crossover(params: DMFTParams, n_nodes: int = DEFAULT_NODES,
     kappa_N(t) = -log(dL(t, 2N)/dL(t, N))/log 2, dL(t, N) = L(t, N) - L(t, inf) (same P, gradient flow);
     t_x is the first time kappa_N crosses (1 + m_late)/2 with m_late = min(a - 1, b) (the late width
     exponent of the full static loss, spec 5; it equals the paper's a - 1 when a - 1 < b).
-    NaN when N = inf, when |m_late - 1| < 0.1, or when no crossing occurs on :func:`label_grid`.
+    NaN when N = inf, when abs(m_late - 1) < 0.1, or when no crossing occurs on :func:`label_grid`.
 
     Returns
     -------
@@ -66,19 +66,45 @@ def width_crossover(params: DMFTParams, n_nodes: int = DEFAULT_NODES,
     return transitions.width_crossover_time(grid, kap, m_late), grid, kap
 
 
+#: The theory's test loss below this fraction of its first value on the label grid is rounding noise of
+#: the Talbot inversion (it reaches ~1e-16 absolute, and turns negative, once every mode is learned, which
+#: happens when min(N, P) >= M); the gap ratio is only read where the loss is above it.
+_RESOLVED_LOSS = 1e-9
+
+
 def overfitting_onset(params: DMFTParams, n_nodes: int = DEFAULT_NODES,
-                      exact_modes: int | None = DEFAULT_EXACT_MODES) -> float:
+                      exact_modes: int | None = DEFAULT_EXACT_MODES, return_reason: bool = False):
     """The label t_of of spec 6: first time (L - Lhat)/L reaches 0.1 on :func:`label_grid` (gradient flow).
 
-    NaN when P = inf or the gap never reaches 0.1 on the grid. Cost: one theory solve on the grid.
+    The gap ratio is read only while the test loss is resolved (L > 1e-9 L(first grid time)): when
+    min(N, P) >= M every mode is eventually learned and the loss decays to rounding noise, where the
+    ratio means nothing. NaN when P = inf, or when the gap never reaches 0.1 while the loss is resolved
+    on the grid. Cost: one theory solve on the grid.
+
+    Returns
+    -------
+    float, or (float, str) with ``return_reason``: t_of and why it is NaN ("" when finite).
     """
     params = _check_params(params)
     if math.isinf(params.P):
-        return math.nan
-    grid = label_grid(params)
-    flow = DMFTParams(params.a, params.b, params.M, params.N, params.P, params.sigma)
-    _, L, Lhat, _, _ = _curves(flow, grid, (), n_nodes, exact_modes)
-    return transitions.overfitting_onset(grid, Lhat, L)
+        t_of, reason = math.nan, "P = inf: no train/test gap (train loss = test loss)"
+    else:
+        grid = label_grid(params)
+        flow = DMFTParams(params.a, params.b, params.M, params.N, params.P, params.sigma)
+        _, L, Lhat, _, _ = _curves(flow, grid, (), n_nodes, exact_modes)
+        bad = ~(L > _RESOLVED_LOSS * L[0])
+        n = int(np.argmax(bad)) if bad.any() else L.size  # resolved prefix
+        if n < 2:
+            t_of, reason = math.nan, "the test loss is not resolved on the label grid"
+        else:
+            t_of = transitions.overfitting_onset(grid[:n], Lhat[:n], L[:n])
+            if math.isnan(t_of):
+                end = "the loss reaches rounding level" if n < L.size else "the end of the label grid"
+                reason = (f"the gap ratio stays below {transitions.GAP_THRESHOLD} up to t = {grid[n - 1]:.4g} "
+                          f"({end})")
+            else:
+                reason = ""
+    return (t_of, reason) if return_reason else t_of
 
 
 _LABEL_CACHE: dict = {}

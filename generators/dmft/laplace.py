@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from generators.dmft.params import ConvergenceError
 from generators.dmft.spectrum import _NEWTON_TOL, _inv, _kappa_real
+from toptraj.exceptions import ConvergenceError
 
 _NEWTON_MAXITER_COMPLEX = 60  # per contour node; a node that needs more is approached in substeps
 

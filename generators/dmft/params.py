@@ -7,10 +7,12 @@ arXiv:2402.01092); every other stage of :mod:`generators.dmft` builds on this mo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
-from toptraj._validation import check_choice, check_increasing, check_number
+from toptraj.exceptions import ConvergenceError  # noqa: F401 (its old home; re-exported)
+from toptraj.validation import check_choice, check_increasing, check_number
 
 SOURCE = "dmft"
 OPTIMIZERS = ("flow", "gd", "sgd", "momentum")
@@ -18,27 +20,36 @@ DEFAULT_NODES = 20  # upper-half Talbot nodes; 12..28 agree to ~1e-8 on the spec
 DEFAULT_EXACT_MODES: int | None = 4096  # modes beyond are summed by quadrature (theory_spectrum)
 
 
-class ConvergenceError(ValueError):
-    """A Newton solve for kappa(s) (or r) did not converge; names the argument and its value."""
-
-
 @dataclass(frozen=True)
 class DMFTParams:
     """Parameters of the random-feature model (spec 1).
 
-    a : task-power exponent, > 1 (lambda_k w_k^2 = k^-a)
-    b : spectral exponent, > 0 (lambda_k = k^-b)
-    M : number of modes, positive integer (the theory is meant for M >> N, P)
-    N : model size, > 0 or math.inf
-    P : number of training samples, > 0 or math.inf (ignored by one-pass "sgd": fresh data)
-    sigma : label-noise standard deviation, >= 0
-    optimizer : "flow" (gradient flow), "gd" (gradient descent, step lr; time = lr * step),
-        "sgd" (one-pass SGD, step lr, batch size batch; time = lr * step),
-        "momentum" (heavy-ball flow  momentum * v'' + v' = -K v, spec 4: s -> s + momentum s^2)
-    lr : step size, > 0 (required for "gd" and "sgd")
-    batch : batch size, positive integer (required for "sgd")
-    momentum : heavy-ball mass beta >= 0 (> 0 for "momentum")
-    ensemble : number E of models (independent A, shared data) whose outputs are averaged
+    Parameters
+    ----------
+    a : float
+        Task-power exponent, > 1 (lambda_k w_k^2 = k^-a).
+    b : float
+        Spectral exponent, > 0 (lambda_k = k^-b).
+    M : int
+        Number of modes, positive integer (the theory is meant for M >> N, P).
+    N : float
+        Model size, > 0 or inf.
+    P : float
+        Number of training samples, > 0 or inf (ignored by one-pass "sgd": fresh data).
+    sigma : float
+        Label-noise standard deviation, >= 0.
+    optimizer : {"flow", "gd", "sgd", "momentum"}
+        "flow" (gradient flow), "gd" (gradient descent, step lr; time = lr * step), "sgd"
+        (one-pass SGD, step lr, batch size batch; time = lr * step), "momentum" (heavy-ball flow
+        momentum * v'' + v' = -K v, spec 4: s -> s + momentum s^2).
+    lr : float or None
+        Step size, > 0 (required for "gd" and "sgd").
+    batch : int or None
+        Batch size, positive integer (required for "sgd").
+    momentum : float
+        Heavy-ball mass beta >= 0 (> 0 for "momentum").
+    ensemble : int
+        Number E of models (independent A, shared data) whose outputs are averaged.
     """
 
     a: float
@@ -47,7 +58,7 @@ class DMFTParams:
     N: float
     P: float
     sigma: float = 0.0
-    optimizer: str = "flow"
+    optimizer: Literal["flow", "gd", "sgd", "momentum"] = "flow"
     lr: float | None = None
     batch: int | None = None
     momentum: float = 0.0

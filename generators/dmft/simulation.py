@@ -14,7 +14,8 @@ import numpy as np
 from generators.dmft.ground_truth import labels
 from generators.dmft.params import SOURCE, DMFTParams, _check_modes, _check_params, _check_times, _step_times
 from generators.dmft.theory import _one_blas_thread
-from toptraj._validation import check_choice, check_number
+from toptraj.exceptions import UnstableStepError
+from toptraj.validation import check_choice, check_number
 
 PROJ_SEED = 20240201  # fixed seed of the random projection shared by every run (independent of the run seed)
 _SIM_MAX = 20_000  # largest finite N or P (and M) a simulation accepts: memory O(M max(N, P))
@@ -88,8 +89,8 @@ def simulate(params: DMFTParams, times, seed: int, modes=(), n_v0: int = 16, n_p
     per ensemble member. sgd: explicit one-pass steps, O(n_steps (B M + N M)).
     """
     from toptraj import provenance
-    from toptraj._validation import check_seed
     from toptraj.trajectory import Trajectory
+    from toptraj.validation import check_seed
 
     params = _check_params(params)
     seed = check_seed("seed", seed)
@@ -199,7 +200,7 @@ def _simulate_linear(params, lam, wstar, t, rng, use_torch, device):
         U, S, V = U[:, keep], S[keep], V[:, keep]
         e = S**2
         if params.optimizer == "gd" and params.lr * e.max() >= 2.0:
-            raise ValueError(f"lr={params.lr} is unstable for this draw: lr * largest eigenvalue = "
+            raise UnstableStepError(f"lr={params.lr} is unstable for this draw: lr * largest eigenvalue = "
                              f"{params.lr * e.max():.4g} >= 2 (need lr < {2.0 / e.max():.4g})")
         c = U.T @ u0
         g = _decay(e, t, params)  # (n_times, r)

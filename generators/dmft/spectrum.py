@@ -11,8 +11,9 @@ import math
 
 import numpy as np
 
-from generators.dmft.params import ConvergenceError, DMFTParams
-from toptraj._validation import check_finite_array, check_number
+from generators.dmft.params import DMFTParams
+from toptraj.exceptions import ConvergenceError
+from toptraj.validation import check_finite_array, check_number
 
 _NEWTON_TOL = 1e-13  # relative step size at which a Newton solve for kappa counts as converged
 _NEWTON_MAXITER = 200

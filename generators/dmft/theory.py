@@ -36,7 +36,7 @@ from generators.dmft.spectrum import (
     _two_by_two,
     theory_spectrum,
 )
-from toptraj._validation import check_number
+from toptraj.validation import check_number
 
 
 def _ridge_loss(lam: np.ndarray, lam_w2: np.ndarray, N: float, P: float, gamma: float, noise2: float = 0.0,

@@ -11,6 +11,7 @@ definitions of docs/theory/dmft.rst section 6 (the widest model stands in for in
 docs/theory/networks.rst for these runs and Bordelon, Atanasov, Pehlevan, arXiv:2402.01092 for the labels.
 
 Parametrisations (``parametrization``):
+
 * ``standard``: every weight N(0, g/fan_in) (g = 2 after a ReLU, else 1), one learning rate.
 * ``mup``: maximal-update parametrisation (Yang & Hu, Tensor Programs V, Table 3) relative to
   ``base_width`` (m = width / base_width; at m = 1 it equals ``standard``): output weights have
@@ -35,21 +36,17 @@ default sketch is a sparse sign projection (4 nonzeros per parameter, generated 
 ``projection_seed``), so it never holds a dense d x n_params matrix.
 
 Package layout (every name is re-exported here, so ``from generators.networks import X`` is unchanged)
------------------------------------------------------------------------------------------------------
+------------------------------------------------------------------------------------------------------
 config    TrainConfig, SOURCE and the allowed values, select_device
 data      the offline data sets (load_dataset, DataSet); generators._datasets is an alias
 models    build_model: MLP, CNN and transformer with standard or muP parametrisation
 sketches  SparseSketch (the weight-space path) and record_grid
 training  train, checkpoints (CheckpointError), TrainingDivergedError
 ntk       empirical NTK, its spectrum and exponents, ntk_at_init; generators._ntk is an alias
-sweep     sweep analysis: time_exponent_fit, width_exponent, sweep_labels, width_sweep
-cli       `toptraj generate network`
+sweep     sweep analysis: time_exponent_fit, width_exponent, sweep_labels, width_sweep, train_widths
+spec      SPEC: the declaration for ``toptraj generate network`` and sweeps (train, train_widths)
 """
 
-from generators.networks.cli import (  # noqa: F401
-    add_cli_arguments,
-    run_cli,
-)
 from generators.networks.config import (  # noqa: F401
     ARCHS,
     DEVICES,
@@ -84,12 +81,14 @@ from generators.networks.sketches import (  # noqa: F401
     SparseSketch,
     record_grid,
 )
+from generators.networks.spec import SPEC, TrainOptions, WidthsOptions  # noqa: F401
 from generators.networks.sweep import (  # noqa: F401
     _log_window,
     crossover_time,
     local_width_exponent,
     sweep_labels,
     time_exponent_fit,
+    train_widths,
     width_exponent,
     width_sweep,
 )
@@ -110,5 +109,5 @@ __all__ = [
     "TrainConfig", "train", "width_sweep", "empirical_ntk_spectrum", "NTKSpectrum", "select_device",
     "build_model", "CheckpointError", "TrainingDivergedError", "sweep_labels", "local_width_exponent",
     "crossover_time", "width_exponent", "time_exponent_fit", "overfitting_onset", "record_grid",
-    "SparseSketch", "ntk_at_init", "add_cli_arguments", "run_cli", "SOURCE",
+    "SparseSketch", "ntk_at_init", "train_widths", "SPEC", "SOURCE",
 ]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from generators.networks.data import DATASETS, DEFAULT_SIZES
-from toptraj._validation import check_choice, check_number, check_seed
+from toptraj.validation import check_choice, check_number, check_seed
 
 SOURCE = "network"
 ARCHS = ("mlp", "cnn", "transformer")
@@ -18,31 +19,62 @@ DEVICES = ("auto", "cpu", "cuda")
 class TrainConfig:
     """Configuration of one training run (the seed is separate).
 
-    dataset : 'mnist1d' (default), 'digits' or 'text'
-    arch : 'mlp' or 'cnn' (image data), 'transformer' (text)
-    width : hidden units / channels / model dimension (> 0); the swept parameter
-    depth : hidden layers (mlp), conv layers (cnn) or blocks (transformer), 1..8
-    parametrization : 'standard' or 'mup' (see module docstring); base_width : muP reference width
-    optimizer : 'sgd' or 'adam'; lr > 0; momentum in [0, 1) (SGD only)
-    batch_size, steps : positive integers
-    n_train, n_test : data sizes (None: the data set's default, see generators._datasets)
-    online : fresh samples every step (mnist1d, text) instead of n_train reused samples
-    n_eval : training samples evaluated for train_loss/train_acc (a fixed subset); the test loss
-        uses min(n_eval, n_test) test samples
-    n_record : points of the log-spaced step grid (1..steps)
-    context, n_heads : transformer window length and heads
-    data_seed : fixes the data (independent of the run seed, which fixes init and batch order)
-    projection_dim, projection_seed : the parameter sketch (0 disables it)
-    device : 'auto' (cuda if available), 'cpu' or 'cuda'
+    Parameters
+    ----------
+    dataset : {"mnist1d", "digits", "text"}
+        Training data (made offline, see :mod:`generators.networks.data`).
+    arch : {"mlp", "cnn", "transformer"}
+        mlp or cnn for image data, transformer for text.
+    width : int
+        Hidden units / channels / model dimension (> 0); the swept parameter.
+    depth : int
+        Hidden layers (mlp), conv layers (cnn) or blocks (transformer), 1..8.
+    parametrization : {"standard", "mup"}
+        See the module docstring.
+    base_width : int
+        muP reference width.
+    optimizer : {"sgd", "adam"}
+        The optimiser.
+    lr : float
+        Learning rate, > 0.
+    momentum : float
+        In [0, 1) (SGD only).
+    batch_size : int
+        Minibatch size, > 0.
+    steps : int
+        Training steps, > 0.
+    n_train : int or None
+        Training samples (None: the data set's default).
+    n_test : int or None
+        Test samples (None: the data set's default).
+    online : bool
+        Fresh samples every step (mnist1d, text) instead of n_train reused samples.
+    n_eval : int
+        Training samples evaluated for train_loss/train_acc (a fixed subset); the test loss uses
+        min(n_eval, n_test) test samples.
+    n_record : int
+        Points of the log-spaced step grid (1..steps) that are recorded.
+    context : int
+        Transformer window length.
+    n_heads : int
+        Transformer attention heads.
+    data_seed : int
+        Fixes the data (independent of the run seed, which fixes init and batch order).
+    projection_dim : int
+        Dimension of the parameter sketch (0 disables it).
+    projection_seed : int
+        Seed of the parameter sketch.
+    device : {"auto", "cpu", "cuda"}
+        "auto": cuda if available.
     """
 
-    dataset: str = "mnist1d"
-    arch: str = "mlp"
+    dataset: Literal["mnist1d", "digits", "text"] = "mnist1d"
+    arch: Literal["mlp", "cnn", "transformer"] = "mlp"
     width: int = 128
     depth: int = 2
-    parametrization: str = "mup"
+    parametrization: Literal["standard", "mup"] = "mup"
     base_width: int = 128
-    optimizer: str = "sgd"
+    optimizer: Literal["sgd", "adam"] = "sgd"
     lr: float = 0.1
     momentum: float = 0.0
     batch_size: int = 32
@@ -57,7 +89,7 @@ class TrainConfig:
     data_seed: int = 0
     projection_dim: int = 256
     projection_seed: int = 0
-    device: str = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, DATASETS)

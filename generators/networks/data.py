@@ -39,7 +39,7 @@ _TEXT_MAX_CHARS = 2_000_000  # cap on the training text read (bounded memory)
 class DataSet:
     """Arrays of one data set.
 
-    x_train : (n_train, *input_shape) float32, or (n_chars,) int64 token stream for text
+    x_train : ``(n_train, *input_shape)`` float32, or (n_chars,) int64 token stream for text
     y_train : (n_train,) int64 class labels (None for text)
     x_test, y_test : the same for the test split (text: (n_test, context + 1) int64 windows, y None)
     n_classes : number of output classes (vocabulary size for text)

@@ -4,7 +4,7 @@ For a scalar readout f(x) = u . model(x) (u: the binary split of the classes, +1
 first half of the classes and -1/sqrt(C) for the rest, as Bordelon et al. split CIFAR into animate
 vs inanimate), the NTK on n samples is K_ij = J_i . J_j with J_i = df(x_i)/dtheta. With
 K/n = sum_k lambda_k v_k v_k^T (lambda descending) and the +-1 target y of the same split,
-the task power is 1 - C(k) with C(k) = sum_{l <= k} (v_l . y)^2 / |y|^2 (Eq. 20 of the DMFT paper).
+the task power is 1 - C(k) with C(k) = sum_{l <= k} (v_l . y)^2 / norm(y)^2 (Eq. 20 of the DMFT paper).
 In the model's language lambda_k ~ k^-b and 1 - C(k) ~ k^-(a - 1); both exponents are least-squares
 slopes in log-log coordinates over a stated range of k.
 
@@ -30,7 +30,7 @@ import numpy as np
 from generators.networks.config import TrainConfig, select_device
 from generators.networks.data import load_dataset
 from generators.networks.models import build_model
-from toptraj._validation import check_number
+from toptraj.validation import check_number
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,8 @@ def binary_split(n_classes: int) -> np.ndarray:
 def ntk_matrix(model, x, readout, max_bytes: int = 256 * 2**20) -> tuple[np.ndarray, int]:
     """Empirical NTK of the scalar readout, K (n, n) float64, and the chunk size used.
 
-    model : torch.nn.Module mapping (n, *input_shape) to (n, C) or (n, T, C) (last position used)
-    x : tensor (n, *input_shape) on the model's device
+    model : torch.nn.Module mapping ``(n, *input_shape)`` to (n, C) or (n, T, C) (last position used)
+    x : tensor ``(n, *input_shape)`` on the model's device
     readout : tensor (C,)
     max_bytes : bound on the memory of two Jacobian chunks
     """
@@ -176,7 +176,7 @@ def empirical_ntk_spectrum(
     ----------
     model : torch.nn.Module with C outputs (classification) or (T, C) outputs (language model,
         last position used).
-    data : tuple (x, y): x array/tensor (n, *input_shape); y (n,) integer classes in [0, C)
+    data : tuple (x, y): x array/tensor ``(n, *input_shape)``; y (n,) integer classes in [0, C)
         (the binary split of the classes is the scalar task), or (n, T) tokens for a language model
         (last token's class).
     b_range, a_range : (k_min, k_max) fit ranges; default :func:`default_fit_range` (n).

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from toptraj._validation import check_number
+from toptraj.validation import check_number
 
 _SKETCH_NNZ = 4  # nonzeros per parameter column of the sparse sign projection
 _SKETCH_BLOCK = 1 << 20  # parameters per generated block (bounds generation memory)

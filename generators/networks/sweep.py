@@ -17,10 +17,10 @@ import numpy as np
 from generators.networks.config import TrainConfig
 from generators.networks.ntk import ntk_at_init
 from generators.networks.training import train
-from toptraj._validation import check_number, check_seed
 from toptraj.trajectory import Trajectory, TrajectorySet
 from toptraj.transitions import local_width_exponent
 from toptraj.transitions import width_crossover_time as crossover_time
+from toptraj.validation import check_number, check_seed
 
 
 def _log_window(times: np.ndarray, window: tuple[float, float]) -> np.ndarray:
@@ -162,3 +162,49 @@ def width_sweep(
         labels = {**t.labels, **shared, "t_x": summary["t_x"].get(int(t.params["width"]), math.nan)}
         out.append(replace(t, labels=labels, provenance={**t.provenance, "sweep": sweep_info}))
     return TrajectorySet(out)
+
+
+def train_widths(
+    config: TrainConfig,
+    seeds: Sequence[int] = (0,),
+    *,
+    widths: Sequence[int] = (16, 32, 64, 128, 256, 512),
+    ntk_samples: int = 1000,
+    threads: int = 1,
+    run_dir: str | Path | None = None,
+    progress: Callable[..., None] | None = None,
+) -> list[Trajectory]:
+    """Train ``config`` at each width and seed: :func:`width_sweep` for two or more widths (with its
+    measured labels), one :func:`train` per seed for a single width.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        Its width is replaced by each of ``widths``.
+    seeds : sequence of int
+    widths : sequence of int
+        Strictly increasing positive widths.
+    ntk_samples, threads : as ``ntk_samples`` and ``num_threads`` of :func:`width_sweep`
+    run_dir : path or None
+        Folder of resumable runs (one subfolder ``w{width}_s{seed}`` per run).
+    progress : callable or None
+        Called as ``progress(0, total=n_steps)`` once, then ``progress(n)`` per n steps trained.
+
+    Returns
+    -------
+    list of Trajectory, width-major
+    """
+    widths = [check_number("widths", w, low=1, integer=True) for w in widths]
+    seeds = [check_seed("seeds", s) for s in seeds]
+    if progress is not None:
+        progress(0, total=len(widths) * len(seeds) * config.steps)
+    root = None if run_dir is None else Path(run_dir)
+    if len(widths) == 1:
+        cfg = replace(config, width=widths[0])
+        return [
+            train(cfg, s, run_dir=None if root is None else root / f"w{widths[0]}_s{s}", num_threads=threads,
+                  progress=progress)
+            for s in seeds
+        ]
+    return list(width_sweep(config, widths, seeds, out_dir=root, ntk_samples=ntk_samples, num_threads=threads,
+                            progress=progress))

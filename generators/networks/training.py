@@ -21,28 +21,13 @@ from generators.networks.data import DataSet, load_dataset
 from generators.networks.models import _role_multipliers, build_model
 from generators.networks.sketches import _SKETCH_NNZ, SparseSketch, record_grid
 from toptraj import provenance
-from toptraj._validation import check_number, check_seed
+from toptraj.exceptions import CheckpointError, TrainingDivergedError
 from toptraj.trajectory import Trajectory
 from toptraj.transitions import overfitting_onset
+from toptraj.validation import check_number, check_seed
 
 _EVAL_CHUNK = 1024
 _CKPT_FORMAT = "toptraj.network.checkpoint"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint in a run folder is unreadable or belongs to another run (the file is kept)."""
-
-
-class TrainingDivergedError(ValueError):
-    """The loss became non-finite before the first record; nothing was recorded.
-
-    Attributes: ``step`` (the step whose loss was non-finite) and ``reason``.
-    """
-
-    def __init__(self, message: str, step: int, reason: str):
-        super().__init__(message)
-        self.step = step
-        self.reason = reason
 
 
 def _channels(config: TrainConfig) -> tuple[str, ...]:

@@ -5,13 +5,13 @@ Laws" (NeurIPS 2024), arXiv:2405.15074; the equations and conventions implemente
 in docs/theory/plrf.rst:
 
     x ~ N(0, D) in R^v, D = diag(j^-2 alpha);  y = <x, b>, b_j = j^-beta;
-    features W^T x in R^d, W_ij ~ N(0, 1/d);   P(theta) = |D^1/2 (W theta - b)|^2;
+    features W^T x in R^d, W_ij ~ N(0, 1/d);   P(theta) = norm(D^1/2 (W theta - b))^2;
     theta_{r+1} = theta_r - lr * sum_{i<=B} W^T x_i (<W^T x_i, theta_r> - <x_i, b>),  theta_0 = 0.
 
 Public API
 ----------
 PLRFParams, phase, compute_optimal_exponents, spectrum, volterra, simulate_sgd, loss_grid,
-compute_optimal_frontier, FrontierResult, and the CLI hooks add_cli_arguments / run_cli.
+compute_optimal_frontier, FrontierResult, and SPEC (the declaration toptraj's registry reads).
 
 The expected loss given W solves the Volterra equation P(r) = F(r) + sum_{s<r} K(r-1-s) P(s) with
 F(r) = P_inf + sum_k w_k a_k^r and K(r) = lr^2 B sum_k lambda_k^2 a_k^r, a_k = 1 - 2 lr B lambda_k +
@@ -49,7 +49,7 @@ sample stream is a separate child stream of the same seed.
 phase table).
 
 Package layout (every name is re-exported here, so ``from generators.plrf import X`` is unchanged)
--------------------------------------------------------------------------------------------------
+--------------------------------------------------------------------------------------------------
 params         PLRFParams
 phases         phase, compute_optimal_exponents, the phase labels of a run
 spectral       Spectrum and spectrum (one draw of W, LRU-cached, float64/float32), kernel_norm, checks
@@ -57,13 +57,9 @@ deterministic  the deterministic-equivalent spectral measures on a support-fitte
 solver         volterra (seed=None through the deterministic equivalent): forcing, kernel, FFT solve, Picard
 sgd            simulate_sgd, projection_matrix
 frontier       loss_grid, compute_optimal_frontier, FrontierResult
-cli            `toptraj generate plrf`
+spec           SPEC, SGDOptions: the declaration for ``toptraj generate plrf`` and sweeps
 """
 
-from generators.plrf.cli import (  # noqa: F401
-    add_cli_arguments,
-    run_cli,
-)
 from generators.plrf.deterministic import (  # noqa: F401
     _DE_CACHE,
     _DE_CHUNK_BYTES,
@@ -120,6 +116,7 @@ from generators.plrf.solver import (  # noqa: F401
     _volterra_trajectory,
     volterra,
 )
+from generators.plrf.spec import SPEC, SGDOptions  # noqa: F401
 from generators.plrf.spectral import (  # noqa: F401
     _LUMP_REL,
     _MAX_STEPS,

@@ -16,6 +16,7 @@ import numpy as np
 
 from generators.plrf.params import PLRFParams
 from generators.plrf.spectral import _lru_get, _lru_put
+from toptraj.exceptions import ConvergenceError, NumericalError
 
 #: d below which seed=None is refused: the deterministic equivalent is a large-d approximation
 #: (it smooths each outlier eigenvalue into a Marchenko-Pastur-like bump), and small problems are
@@ -35,7 +36,7 @@ class _DEMeasure:
     rho_w : (n,) eigenvalue measure rho(x) dx at the atoms (sums to ~d): E sum_k delta(x - lambda_k)
     f_w : (n,) forcing measure at the atoms: E sum_k w_k delta(x - lambda_k)
     p_inf : point mass of the forcing measure at 0 (E P_inf)
-    p0 : |D^1/2 b|^2 = P(0)
+    p0 : norm(D^1/2 b)^2 = P(0)
     lambda_max : top edge of the support; conservative for the stability check (above a typical
         draw's lambda_max: 1.11 vs ~0.98 at d = 200, alpha = 0.7)
     s0 : (1/d) Tr (W^T D W)^-1 in the deterministic equivalent
@@ -205,7 +206,7 @@ def _de_support(dj: np.ndarray, d: int) -> list[tuple[float, float, float, float
     ends_s = np.array([s_lo] + [s for g in gaps for s in g] + [s_hi])
     ends_x = _de_z(ends_s, dj, d)[0].real
     if np.any(np.diff(ends_x) <= 0):
-        raise RuntimeError("deterministic equivalent: support edges out of order")
+        raise NumericalError("deterministic equivalent: support edges out of order")
     return [(ends_x[i], ends_x[i + 1], ends_s[i], ends_s[i + 1]) for i in range(0, ends_s.shape[0], 2)]
 
 
@@ -261,7 +262,7 @@ def _de_track(a: float, b: float, s_a: float, s_b: float, dj: np.ndarray, d: int
         if s1 is None or not s1.imag > 1e-9 * abs(s1) or abs(s1 - pred) > 0.25 * s1.imag:
             dt *= 0.5
             if dt < dt_min:
-                raise RuntimeError(f"deterministic equivalent: continuation of s(x) stalled at x = {x1:.6g}")
+                raise ConvergenceError(f"deterministic equivalent: continuation of s(x) stalled at x = {x1:.6g}")
             continue
         ts.append(t1)
         ss.append(s1)
@@ -391,8 +392,8 @@ def _de_measure_loggrid(params: PLRFParams) -> _DEMeasure:
     s0 = s(0) > 0 solves (1/d) sum_j D_j s0 / (1 + D_j s0) = 1 (needs v > d). Both densities are
     integrated by the trapezoid rule in log x on a grid of 1000 points per decade from
     (sqrt(v/d) - 1)^2 v^-2 alpha / 4 to 2 (1 + Tr D / d)(1 + 4/sqrt d). Mass checks (raise
-    RuntimeError beyond 1e-3 relative): sum rho = d, sum x rho = Tr D (= E Tr W^T D W) and
-    P_inf + sum f = |D^1/2 b|^2.
+    NumericalError, a RuntimeError, beyond 1e-3 relative): sum rho = d, sum x rho = Tr D (= E Tr W^T D W) and
+    P_inf + sum f = norm(D^1/2 b)^2.
 
     Cost: O(n_newton n_x v) with n_x ~ 1000 log10(x_hi / x_lo) (~5000 at d = 200, v = 800) and
     n_newton ~ 50 (most points converge earlier); d = 200, v = 800: a few seconds. Memory
@@ -440,7 +441,7 @@ def _de_assemble(params, dj, x, wq, s, s0, lambda_max, method) -> _DEMeasure:
     }
     for name, val in checks.items():
         if not abs(val - 1.0) < _DE_MASS_TOL:
-            raise RuntimeError(f"deterministic equivalent failed a mass check: {name} = {val:.6g} (should be 1)")
+            raise NumericalError(f"deterministic equivalent failed a mass check: {name} = {val:.6g} (should be 1)")
     x, rho_w, f_w = x.copy(), rho_w, f_w
     for arr in (x, rho_w, f_w):
         arr.setflags(write=False)

@@ -11,7 +11,7 @@ from generators.plrf.params import PLRFParams, _trace_d
 from generators.plrf.phases import _check_ab
 from generators.plrf.solver import volterra
 from generators.plrf.spectral import _MAX_STEPS
-from toptraj._validation import check_choice, check_increasing, check_number, check_seed
+from toptraj.validation import check_choice, check_increasing, check_number, check_seed
 
 
 def loss_grid(

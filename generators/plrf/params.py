@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toptraj._validation import check_number
+from toptraj.validation import check_number
 
 SOURCE = "plrf"
 
@@ -22,15 +22,23 @@ def _trace_d(alpha: float, v: int) -> float:
 class PLRFParams:
     """Parameters of one PLRF + SGD problem.
 
-    alpha : data exponent, > 0 (D_jj = j^-2 alpha)
-    beta : target exponent, with 2 (alpha + beta) > 1 (b_j = j^-beta)
-    d : number of parameters (features), >= 1
-    v : data dimension, >= d; default 4 d (the spec: v = 4d..10d; for 2 alpha < 1 the ratio v/d
-        must stay fixed as d grows, which the default does)
-    lr : learning rate gamma; default 0.25 / Tr(D) (the paper's c = 0.25)
-    batch : batch size B >= 1 (gradient summed over the batch)
-
     ``v`` and ``lr`` are resolved at construction, so ``asdict(params)`` holds the numbers used.
+
+    Parameters
+    ----------
+    alpha : float
+        Data exponent, > 0 (D_jj = j^-2 alpha).
+    beta : float
+        Target exponent, with 2 (alpha + beta) > 1 (b_j = j^-beta).
+    d : int
+        Number of parameters (features), >= 1.
+    v : int or None
+        Data dimension, >= d; None: 4 d (the spec: v = 4d..10d; for 2 alpha < 1 the ratio v/d
+        must stay fixed as d grows, which the default does).
+    lr : float or None
+        Learning rate gamma; None: 0.25 / Tr(D) (the paper's c = 0.25).
+    batch : int
+        Batch size B >= 1 (gradient summed over the batch).
     """
 
     alpha: float

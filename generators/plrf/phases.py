@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from generators.plrf.params import PLRFParams
-from toptraj._validation import check_number
+from toptraj.validation import check_number
 
 PHASES = ("Ia", "Ib", "Ic", "II", "III", "IVa", "IVb")
 #: Boundary between phases IVa and IVb (derived, see the spec).

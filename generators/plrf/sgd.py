@@ -14,8 +14,8 @@ from generators.plrf.params import SOURCE, PLRFParams
 from generators.plrf.phases import _labels
 from generators.plrf.spectral import _ROW_CHUNK_BYTES, Spectrum, _check_stable, _check_steps, _seed_streams, spectrum
 from toptraj import provenance
-from toptraj._validation import check_choice, check_number, check_seed
 from toptraj.trajectory import Trajectory
+from toptraj.validation import check_choice, check_number, check_seed
 
 #: d at or below which simulate_sgd records every coordinate theta_i of the parameter path.
 THETA_CHANNELS_MAX_D = 64

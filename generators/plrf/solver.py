@@ -18,8 +18,9 @@ from generators.plrf.params import SOURCE, PLRFParams, _trace_d
 from generators.plrf.phases import _labels
 from generators.plrf.spectral import DTYPES, Spectrum, _check_stable, _check_steps, spectrum
 from toptraj import provenance
-from toptraj._validation import check_choice, check_seed
+from toptraj.exceptions import UnstableStepError
 from toptraj.trajectory import Trajectory
+from toptraj.validation import check_choice, check_seed
 
 _EXACT_STEPS = 4096  # F, K summed exactly below this step; spline in log r above
 _NODES_PER_DECADE = 200
@@ -31,14 +32,14 @@ def _volterra_de(params: PLRFParams, r: np.ndarray) -> Trajectory:
     lr, bsz = params.lr, params.batch
     edge = lr * (bsz + 1) * de.lambda_max
     if edge >= 2.0:
-        raise ValueError(
+        raise UnstableStepError(
             f"lr={lr:.6g} is unstable: lr*(batch+1)*lambda_max = {edge:.6g} must be < 2 "
             f"(lambda_max={de.lambda_max:.6g}, deterministic equivalent); "
             f"use lr < {2.0 / ((bsz + 1) * de.lambda_max):.6g}"
         )
     kn = float(np.sum(de.rho_w * lr * de.x / (2.0 - (bsz + 1) * lr * de.x)))
     if kn >= 1.0:
-        raise ValueError(
+        raise UnstableStepError(
             f"lr={lr:.6g} is unstable: the kernel norm ||K|| = {kn:.6g} must be < 1 (expected loss diverges)"
         )
     n = int(r[-1]) + 1
@@ -225,7 +226,7 @@ def volterra(params: PLRFParams, steps, seed: int | None = 0, *, dtype: str = "f
     ----------
     params : PLRFParams
     steps : array of int, shape (n_steps,)
-        Strictly increasing SGD steps r >= 0 (r = 0 is the initial loss P(0) = |D^1/2 b|^2).
+        Strictly increasing SGD steps r >= 0 (r = 0 is the initial loss P(0) = norm(D^1/2 b)^2).
     seed : int or None
         Fixes W (the same W as :func:`simulate_sgd` with this seed). ``None``: the deterministic
         equivalent (no random W; approximates the average over W, error O(1/d)): F and K are

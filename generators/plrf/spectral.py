@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from generators.plrf.params import PLRFParams
-from toptraj._validation import check_choice, check_increasing, check_seed
+from toptraj.exceptions import NumericalError, UnstableStepError
+from toptraj.validation import check_choice, check_increasing, check_seed
 
 #: Modes with lambda < _LUMP_REL * lambda_max have unreliable eigenvectors in float64 (eigenvector
 #: error ~ eps lambda_max / lambda); their weight is lumped with P_inf (they do not move in practice:
@@ -39,8 +40,8 @@ class Spectrum:
     gproj : (d,) V^T W^T D b (the target's coordinates times sqrt(lam))
     weights : (d,) w_k = gproj_k^2 / lam_k (0 for lumped modes)
     reliable : (d,) bool, lam_k >= 1e-10 lam_max
-    p_frozen : P_inf plus the weight of lumped modes (= |D^1/2 b|^2 - sum of reliable w_k)
-    p0 : |D^1/2 b|^2 = sum_{j<=v} j^-2(alpha+beta) = P(0)
+    p_frozen : P_inf plus the weight of lumped modes (= norm(D^1/2 b)^2 - sum of reliable w_k)
+    p0 : norm(D^1/2 b)^2 = sum_{j<=v} j^-2(alpha+beta) = P(0)
     dtype : "float64" or "float32", the type W^T D W was formed and reduced in
     """
 
@@ -103,7 +104,7 @@ def _eig_projection(m: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarra
     lwork, info = sytrd_lwork(n, lower=1)
     c, diag, off, tau, info = sytrd(m, lower=1, lwork=int(lwork), overwrite_a=1)
     if info != 0:
-        raise RuntimeError(f"LAPACK sytrd failed (info={info}) on W^T D W")
+        raise NumericalError(f"LAPACK sytrd failed (info={info}) on W^T D W")
     c = np.asfortranarray(c)
     h = np.asarray(g, dtype=np.float64).copy()
     # Q = H_0 H_1 ... H_{n-2}, H_i = I - tau_i u u^T, u = e_{i+1} + c[i+2:, i]; Q^T h = H_{n-2} ... H_0 h
@@ -196,13 +197,13 @@ def _check_stable(params: PLRFParams, spec: Spectrum) -> float:
     lr, bsz = params.lr, params.batch
     edge = lr * (bsz + 1) * spec.lambda_max
     if edge >= 2.0:
-        raise ValueError(
+        raise UnstableStepError(
             f"lr={lr:.6g} is unstable: lr*(batch+1)*lambda_max = {edge:.6g} must be < 2 "
             f"(lambda_max={spec.lambda_max:.6g}); use lr < {2.0 / ((bsz + 1) * spec.lambda_max):.6g}"
         )
     kn = kernel_norm(params, spec)
     if kn >= 1.0:
-        raise ValueError(
+        raise UnstableStepError(
             f"lr={lr:.6g} is unstable: the kernel norm ||K|| = {kn:.6g} must be < 1 (expected loss diverges)"
         )
     return kn
