@@ -116,9 +116,16 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "classify_phase"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fraction", type=float, default=0.5, help="fraction of log-steps observed (default 0.5)")
+    parser.add_argument("--sizes", default=None, help="TRAIN,TEST,TRAIN_FRONT,TEST_FRONT (default 400,200,150,100)")
+    parser.add_argument("--d", default=None, help="D_CURVE:D1,D2,D3 (default 128:64,128,256; quick 48:24,48,96)")
     args = parser.parse_args(argv)
     n_tr, n_te, n_tr_f, n_te_f = (60, 40, 30, 20) if args.quick else (400, 200, 150, 100)
     d_curve, d_front = (48,) if args.quick else (128,), (24, 48, 96) if args.quick else (64, 128, 256)
+    if args.sizes:
+        n_tr, n_te, n_tr_f, n_te_f = (int(x) for x in args.sizes.split(","))
+    if args.d:
+        c, f = args.d.split(":")
+        d_curve, d_front = (int(c),), tuple(int(x) for x in f.split(","))
     steps = np.unique(np.geomspace(1, 1e5, 64).astype(int))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

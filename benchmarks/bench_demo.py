@@ -1,8 +1,8 @@
-"""Benchmark: cost of the demo pipeline per trajectory, as ratios within one run.
+"""Benchmark: CPU cost of `toptraj demo` (DMFT), as ratios within one run.
 
-Measures, on the demo's default data set: generating a run (mode-sum), the topological feature
-map, the baseline features, and one grouped-CV fit of each method, per trajectory. The reference
-is the generator's own time per run. Writes benchmarks/results/demo.json.
+Measures the CPU seconds (time.process_time) of the demo's phases against the cost of generating
+its data alone (the DMFT theory curves and width sweeps), for --quick and the default size, with
+the machine load recorded. Writes benchmarks/results/demo.json.
 
     python benchmarks/bench_demo.py [--quick]
 """
@@ -11,55 +11,45 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
+import numpy as np
+
 from toptraj import provenance
-from toptraj.baselines import BaselineFeatures
-from toptraj.demo import DemoConfig, _groups_by_exponents, make_dataset
+from toptraj.exponent_eval import demo_dmft
 from toptraj.io import atomic_write_text
-from toptraj.regression import evaluate, observed, topology_features
+from toptraj.registry import get_generator
 
 
-def best_of(fn, repeats=3):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+def cpu(fn):
+    t = time.process_time()
+    fn()
+    return time.process_time() - t
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="only the --quick size")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "demo.json"))
     args = ap.parse_args()
-    cfg = DemoConfig.quick() if args.quick else DemoConfig()
-    t_gen, full = best_of(lambda: make_dataset(cfg), 1)
-    n = len(full)
-    seen = list(observed(full, cfg.fraction, cfg.scale))
-    t_topo, _ = best_of(lambda: topology_features().fit_transform(seen))
-    t_base, _ = best_of(lambda: BaselineFeatures().fit(seen).transform(seen))
-    groups = _groups_by_exponents(full)
-    t_eval, _ = best_of(lambda: evaluate(observed(full, cfg.fraction, cfg.scale), "time_exponent",
-                                         methods=("topology", "baseline", "combined"), groups=groups), 1)
-    per = {
-        "generate_modesum": t_gen / n,
-        "topology_features": t_topo / n,
-        "baseline_features": t_base / n,
-        "grouped_cv_3_methods": t_eval / n,
-    }
-    result = {
-        "n_trajectories": n,
-        "seconds_per_trajectory": {k: round(v, 5) for k, v in per.items()},
-        "ratio_to_generation": {k: round(v / per["generate_modesum"], 2) for k, v in per.items()},
-        "config": {"quick": args.quick, "n_times": cfg.n_times, "fraction": cfg.fraction, "scale": cfg.scale},
-        "provenance": provenance.collect(),
-    }
-    atomic_write_text(args.out, json.dumps(result, indent=1))
-    print(json.dumps(result["seconds_per_trajectory"], indent=1))
-    print("ratio to generation:", result["ratio_to_generation"])
+    theory = get_generator("dmft").theory
+    result = {"load_before": os.getloadavg(), "sizes": {}}
+    for quick in (True,) if args.quick else (True, False):
+        n_train, n_test, n_sweeps = (16, 10, 2) if quick else (60, 40, 6)
+        gen = cpu(lambda: (theory["study_single"]("curve", n_train, seed=1), theory["study_single"]("curve", n_test, seed=2),  # noqa: B023
+                           theory["study_sweeps"]("width_sweep", n_sweeps, seed=3, n_sizes=4,  # noqa: B023
+                                                  times=np.geomspace(1.0, 1e4, 48))))
+        total = cpu(lambda: demo_dmft(quick=quick, seed=0))  # noqa: B023
+        result["sizes"]["quick" if quick else "default"] = {
+            "cpu_seconds_demo": round(total, 2), "cpu_seconds_data_generation": round(gen, 2),
+            "ratio_demo_to_generation": round(total / gen, 2)}
+    result["load_after"] = os.getloadavg()
+    result["provenance"] = provenance.collect()
+    if not args.quick:
+        atomic_write_text(args.out, json.dumps(result, indent=1))
+    print(json.dumps(result["sizes"], indent=1), "load", result["load_before"], result["load_after"])
 
 
 if __name__ == "__main__":

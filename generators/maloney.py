@@ -189,6 +189,14 @@ def ridgeless_loss(lam, N: float, T: float, w2: float = 1.0, noise: float = 0.0)
     -------
     float
         The loss averaged over teacher, features and data (large-size limit).
+
+    Examples
+    --------
+    The model/data duality (maloney.rst, Validation): N and T exchanged, the same loss.
+
+    >>> lam = latent_spectrum(1.0, 200_000)
+    >>> round(ridgeless_loss(lam, 100, 400), 7), round(ridgeless_loss(lam, 400, 100), 7)
+    (0.0325589, 0.0325589)
     """
     lam = check_finite_array("lam", lam, ndim=1)
     if lam.size == 0 or np.any(lam <= 0):

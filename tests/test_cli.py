@@ -106,16 +106,20 @@ def test_bad_arguments_exit_2_without_traceback(tmp_path):
 def test_demo_quick(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
-    assert {"topology", "baseline", "combined", "null_topology", "mean"} <= set(report["results"])
+    for scale in ("linear", "log"):
+        assert {"topology", "baseline", "both", "null", "direct", "mean"} <= set(report["curve"][scale])
+        # the baseline must beat the training mean by a wide margin on DMFT curves
+        assert report["curve"][scale]["baseline"]["mae"] < 0.5 * report["curve"][scale]["mean"]["mae"]
+    assert {"a", "b"} <= set(report["width_sweep"]["shipped"])
     assert report["provenance"]["versions"]["numpy"]
-    for name in ("loss_curves.png", "diagrams.png", "predicted_vs_true.png"):
+    for name in ("loss_curves.png", "predicted_vs_true.png", "width_sweep.png"):
         assert (tmp_path / name).stat().st_size > 1000
-    out = capsys.readouterr().out
-    assert "MAE" in out and "combined" in out
+    out = capsys.readouterr()
+    assert "MAE" in out.out and "width sweep" in out.out and "[demo]" in out.err
     # Same seed, same numbers.
     main(["demo", "--quick", "--out", str(tmp_path / "again")])
     again = json.loads((tmp_path / "again" / "report.json").read_text())
-    assert again["results"] == report["results"]
+    assert again["curve"] == report["curve"] and again["width_sweep"] == report["width_sweep"]
 
 
 # -- exit status: every path ends in 0, 1, 2, 3 (or 130) with at most one stderr line ------------------

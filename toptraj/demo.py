@@ -1,18 +1,18 @@
-"""`toptraj demo`: predict the time exponent (a-1)/b from the first part of training.
+"""`toptraj demo`: scaling exponents from the first part of training, on DMFT runs.
 
-The job, end to end:
+The job, end to end (the study's protocol, docs/theory/study.rst):
 
-1. Generate mode-sum loss curves on a grid of (a, b) (a in [1.2, 3], b in [1.05, 2.5]), several
-   seeds per point. Each run gets a random amplitude (x 0.1..10) and time-scale factor
-   (x 0.3..3) and 2% log-normal observation noise: a real run's normalisation and learning rate
-   are unknown, so no predictor may read the answer off them (in the raw model L(0) = zeta(a)
-   would give a away). From one loss curve only (a-1)/b is identifiable, so that is the target.
-2. Keep the first ``fraction`` of each run (linear steps by default, as a user would count).
-3. Grouped 5-fold cross-validation holding out whole (a, b) points: topological features,
-   baselines, both combined, a time-shuffled null for topology, two direct (untrained)
-   estimators and the training mean.
-4. Print a table of MAE and R^2; write report.json (numbers, config, provenance), figures and
-   the error against the observed fraction.
+1. One loss curve: DMFT theory curves (the random-feature model of arXiv:2402.01092) at (a, b)
+   drawn from wide priors, each with a random amplitude (x0.1-10) and time scale (x0.3-3), so
+   nothing can be read off the normalisation. From one curve only r = (a-1)/b is identifiable.
+   Every method (topology, baseline, both, the time-shuffled null, the untrained direct fit, the
+   training mean) is trained on one parameter draw and scored on an independent one, on the first
+   ``fraction`` of steps and of log-time.
+2. A width sweep (4 widths of one task): a and b separately, by the predictor shipped with the
+   package and by the direct inversion of the plateau-vs-width and time exponents.
+3. Tables on stdout, progress on stderr, report.json (numbers, config, provenance) and figures.
+
+``--quick`` is the seconds-long version used in tests.
 """
 
 from __future__ import annotations
@@ -20,171 +20,140 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from toptraj import provenance
-from toptraj.io import atomic_write_text, save_set
-from toptraj.trajectory import TrajectorySet
+from toptraj.io import atomic_write_text
 from toptraj.validation import check_choice, check_fraction, check_seed
 
-
-@dataclass(frozen=True)
-class DemoConfig:
-    """Size of the demo. ``quick()`` is the seconds-long version used in tests."""
-
-    n_a: int = 7
-    n_b: int = 6
-    n_seeds: int = 3
-    n_times: int = 160
-    t_end: float = 1e4
-    noise: float = 0.02
-    fraction: float = 0.2
-    scale: str = "linear"
-    fractions_curve: tuple = (0.1, 0.2, 0.3, 0.5)
-    n_splits: int = 5
-    seed: int = 0
-
-    @classmethod
-    def quick(cls, **kw) -> DemoConfig:
-        return cls(**{"n_a": 4, "n_b": 3, "n_seeds": 2, "n_times": 80, "fractions_curve": (), **kw})
+_NAMES = {"topology": "topology (ridge)", "baseline": "baseline (ridge)", "both": "topology + baseline",
+          "null": "null (time-shuffled)", "direct": "direct fit (untrained)", "mean": "training mean"}
 
 
-def make_dataset(cfg: DemoConfig) -> TrajectorySet:
-    """Mode-sum runs on the (a, b) grid with random amplitude and time-scale factors."""
-    from toptraj.registry import get_generator
-
-    modesum = get_generator("modesum")  # the core reaches generators only through the registry
-    ModesumParams, solve = modesum.params, modesum.function("solve").function
-    rng = np.random.default_rng(cfg.seed)
-    times = np.geomspace(1.0, cfg.t_end, cfg.n_times)
-    runs = []
-    for a in np.linspace(1.2, 3.0, cfg.n_a):
-        for b in np.linspace(1.05, 2.5, cfg.n_b):
-            for _ in range(cfg.n_seeds):
-                p = ModesumParams(
-                    a=float(a), b=float(b),
-                    amplitude=float(np.exp(rng.uniform(np.log(0.1), np.log(10.0)))),
-                    time_scale=float(np.exp(rng.uniform(np.log(0.3), np.log(3.0)))),
-                    noise=cfg.noise,
-                )
-                runs.append(solve(p, times, seed=int(rng.integers(2**31))))
-    return TrajectorySet(runs)
+def _say(message: str) -> None:
+    print(f"[demo] {message}", file=sys.stderr, flush=True)
 
 
-def _groups_by_exponents(tset: TrajectorySet) -> np.ndarray:
-    # Group by (a, b) only: amplitude and time scale differ per run but the point is the same.
-    keys = [f"{t.labels['a']:.6f},{t.labels['b']:.6f}" for t in tset]
-    return np.unique(keys, return_inverse=True)[1]
+def _fmt(x, digits=4) -> str:
+    return "-" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
 
 
-def _table(results: dict) -> str:
-    lines = [f"{'method':<22} {'MAE':>8} {'R^2':>8}", "-" * 40]
-    for name, r in results.items():
-        lines.append(f"{name:<22} {r.mae:>8.4f} {r.r2:>8.3f}")
+def _curve_table(rows: dict) -> str:
+    lines = [f"{'method':<24} {'MAE':>8} {'median rel':>11} {'within 5%':>10} {'coverage':>9}", "-" * 66]
+    for m, r in rows.items():
+        cov = r.get("coverage")
+        lines.append(f"{_NAMES.get(m, m):<24} {_fmt(r['mae']):>8} {_fmt(r['median_rel'], 3):>11} "
+                     f"{100 * r['within_5pct']:>9.0f}% {'-' if cov is None else f'{100 * cov:.0f}%':>9}")
     return "\n".join(lines)
 
 
-def run_demo(out: str | Path = "out/demo", quick: bool = False, seed: int = 0, fraction: float = 0.2, scale: str = "linear") -> int:
-    """Run the demo; returns the exit status (0). See the module docstring."""
+def _sweep_table(ws: dict) -> str:
+    lines = [f"{'method':<24} {'MAE a':>8} {'MAE b':>8} {'cov. a':>7} {'cov. b':>7}", "-" * 58]
+    for m in ("shipped", "direct"):
+        ra, rb = ws[m]["a"], ws[m]["b"]
+        ca, cb = ra.get("coverage"), rb.get("coverage")
+        name = "shipped predictor" if m == "shipped" else "direct inversion"
+        lines.append(f"{name:<24} {_fmt(ra['mae']):>8} {_fmt(rb['mae']):>8} "
+                     f"{'-' if ca is None else f'{100 * ca:.0f}%':>7} {'-' if cb is None else f'{100 * cb:.0f}%':>7}")
+    return "\n".join(lines)
+
+
+def run_demo(out: str | Path = "out/demo", quick: bool = False, seed: int = 0, fraction: float = 0.2,
+             scale: str = "linear") -> int:
+    """Run the demo (see the module docstring); returns the exit status 0.
+
+    Parameters
+    ----------
+    out : path
+        Folder for report.json and the figures (created; files in it are replaced atomically).
+    quick : bool
+        16 training / 10 held-out curves and 2 sweeps instead of 60 / 40 and 6.
+    seed : int >= 0
+        Master seed: same seed, same numbers.
+    fraction : float in (0, 1]
+        Share of each run observed.
+    scale : {"linear", "log"}
+        The axis of the headline table (both are always computed and reported).
+    """
     fraction = check_fraction("--fraction", fraction)
     check_choice("--scale", scale, ("linear", "log"))
     seed = check_seed("--seed", seed)
     if seed is None:
         raise ValueError("--seed must be a non-negative integer, got None")
-    from tqdm.auto import tqdm
+    from toptraj.exponent_eval import demo_dmft
 
-    from toptraj import plotting
-    from toptraj.regression import evaluate, observed
-
-    cfg = (DemoConfig.quick if quick else DemoConfig)(seed=seed, fraction=fraction, scale=scale)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    full = make_dataset(cfg)
-    groups = _groups_by_exponents(full)
-    print(f"generated {len(full)} runs at {groups.max() + 1} (a, b) points in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = demo_dmft(quick=quick, seed=seed, fraction=fraction, progress=_say)
+    cpu = time.process_time() - c0
 
-    # The main table at the requested fraction and scale; then error against the fraction observed
-    # on both time axes (a log-time fraction is much harder: 20% of 4 decades is t <= 6).
-    methods_main = ("topology", "baseline", "combined", "null_topology", "direct_loglog_slope", "direct_power_law_r", "mean")
-    methods_curve = ("topology", "baseline", "combined", "direct_loglog_slope")
-    jobs = [(cfg.fraction, cfg.scale, methods_main)]
-    jobs += [(f, sc, methods_curve) for sc in ("linear", "log") for f in cfg.fractions_curve if (f, sc) != (cfg.fraction, cfg.scale)]
-    n_fits = sum(sum(m not in ("mean", "direct_loglog_slope", "direct_power_law_r") for m in ms) * cfg.n_splits for _, _, ms in jobs)
-    per_fraction: dict[str, dict] = {"linear": {}, "log": {}}
-    with tqdm(total=n_fits, desc="cross-validation fits", file=sys.stderr, disable=None) as bar:
-        for f, sc, methods in jobs:
-            res = evaluate(observed(full, f, sc), "time_exponent", methods=methods,
-                           n_splits=cfg.n_splits, seed=cfg.seed, groups=groups, progress=bar)
-            per_fraction[sc][f] = res
-    main = per_fraction[cfg.scale][cfg.fraction]
-    elapsed = time.perf_counter() - t0
+    order = (scale, "log" if scale == "linear" else "linear")
+    for sc in order:
+        axis = "steps" if sc == "linear" else "log-time"
+        print(f"\nr = (a-1)/b from one loss curve, first {fraction:.0%} of {axis}; "
+              f"{res['config']['n_test']} held-out DMFT curves from an independent parameter draw")
+        print(_curve_table(res["curve"][sc]))
+    ws = res["width_sweep"]
+    print(f"\na and b from a width sweep (4 widths, first {ws['fraction']:.0%} of {ws['scale']} steps); "
+          f"{len(ws['true'])} held-out sweeps")
+    print(_sweep_table(ws))
 
-    header = f"time exponent (a-1)/b from the first {cfg.fraction:.0%} of training ({cfg.scale} steps), held-out (a, b) points"
-    print(header)
-    print(_table(main))
-    report = {
-        "task": "predict time_exponent = (a-1)/b from early training",
-        "config": asdict(cfg),
-        "n_runs": len(full),
-        "n_points": int(groups.max() + 1),
-        "results": {k: v.as_dict() for k, v in main.items()},
-        "error_vs_fraction": {
-            sc: {str(f): {k: v.as_dict() for k, v in r.items()} for f, r in sorted(d.items())} for sc, d in per_fraction.items()
-        },
-        "seconds": round(elapsed, 2),
-        "provenance": provenance.collect(),
-    }
-    atomic_write_text(out / "report.json", json.dumps(report, indent=1, default=str))
-    save_set(full, out / "trajectories", prefix="modesum")
-    _figures(full, main, per_fraction, cfg, out, plotting)
-    print(f"wrote {out / 'report.json'} and figures in {out} ({elapsed:.1f}s)")
+    examples = res.pop("examples")
+    report = {"task": "scaling exponents from early training on DMFT runs (toptraj demo)", **res,
+              "cpu_seconds_total": round(cpu, 2), "provenance": provenance.collect()}
+    atomic_write_text(out / "report.json", json.dumps(_strict(report), indent=1, allow_nan=False))
+    _say("writing figures")
+    _figures(res, examples, fraction, scale, out)
+    print(f"\nwrote {out / 'report.json'} and figures in {out} ({cpu:.1f} CPU s, {time.perf_counter() - t0:.1f} s)")
     return 0
 
 
-def _figures(full, main, per_fraction, cfg, out, plotting) -> None:
-    from toptraj.regression import topology_diagrams
+def _strict(x):
+    """JSON-safe copy: NaN and inf become null."""
+    if isinstance(x, dict):
+        return {str(k): _strict(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_strict(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if np.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
 
-    # Loss curves of a few runs with the observed window.
+
+def _figures(res: dict, examples, fraction: float, scale: str, out: Path) -> None:
+    from toptraj import plotting
+    from toptraj.trajectory import TrajectorySet
+
     fig, axes = plotting.new_axes(2)
-    pick = TrajectorySet([full[i] for i in np.linspace(0, len(full) - 1, 6).astype(int)])
-    plotting.plot_loss_curves(pick, ax=axes[0])
-    axes[0].set_title("loss curves (random amplitude and time scale)", fontsize=9)
-    cut = full[0].truncate(cfg.fraction, cfg.scale).times[-1]
-    plotting.plot_loss_curves(TrajectorySet([full[0]]), ax=axes[1], cut=cut)
-    axes[1].set_title(f"observed part: first {cfg.fraction:.0%}", fontsize=9)
+    plotting.plot_loss_curves(TrajectorySet(list(examples)), ax=axes[0])
+    axes[0].set_title("held-out DMFT loss curves (random amplitude and time scale)", fontsize=9)
+    cut = examples[0].truncate(fraction, scale).times[-1]
+    plotting.plot_loss_curves(TrajectorySet([examples[0]]), ax=axes[1], cut=cut)
+    axes[1].set_title(f"observed part: first {fraction:.0%} ({scale})", fontsize=9)
     plotting.save_figure(fig, out / "loss_curves.png")
 
-    # Diagrams of the two branches for a shallow and a steep run.
-    seen = [full[0].truncate(cfg.fraction, cfg.scale), full[-1].truncate(cfg.fraction, cfg.scale)]
-    diagrams = topology_diagrams(seen)
-    rips, stars = diagrams["curve"], diagrams["slope"]
-    fig, axes = plotting.new_axes(2, 2)
-    for j, t in enumerate(seen):
-        r = t.labels["time_exponent"]
-        plotting.plot_diagram(rips[j], ax=axes[j], title=f"curve Rips, exponent {r:.2f}")
-        plotting.plot_diagram(stars[j], ax=axes[2 + j], title=f"slope lower-star, exponent {r:.2f}")
-    plotting.save_figure(fig, out / "diagrams.png")
-
-    # Predicted vs true per method.
-    names = [m for m in main if m != "mean"]
+    y = np.asarray(res["y_test"])
+    preds = res["curve_predictions"][scale]
+    names = [m for m in preds if m != "mean"]
     fig, axes = plotting.new_axes(3, (len(names) + 2) // 3)
     for ax, m in zip(axes, names):
-        r = main[m]
-        plotting.plot_predicted_vs_true(r.y_true, r.y_pred, ax=ax, title=f"{m}: MAE {r.mae:.3f}, R2 {r.r2:.2f}")
+        r = res["curve"][scale][m]
+        plotting.plot_predicted_vs_true(y, np.asarray(preds[m], dtype=float), ax=ax,
+                                        title=f"{_NAMES.get(m, m)}: MAE {r['mae']:.3f}")
     plotting.save_figure(fig, out / "predicted_vs_true.png")
 
-    if any(len(d) > 1 for d in per_fraction.values()):
-        fig, axes = plotting.new_axes(2)
-        for ax, sc in zip(axes, ("linear", "log")):
-            fr = sorted(per_fraction[sc])
-            for m in ("topology", "baseline", "combined", "direct_loglog_slope"):
-                ax.plot([100 * f for f in fr], [per_fraction[sc][f][m].mae for f in fr], marker="o", label=m)
-            ax.set_xlabel(f"% of training observed ({sc} time axis)")
-            ax.set_ylabel("MAE of (a-1)/b")
-            ax.set_yscale("log")
-            ax.legend(fontsize=7)
-        plotting.save_figure(fig, out / "error_vs_fraction.png")
+    ws = res["width_sweep"]
+    true, pred, iv = np.asarray(ws["true"]), np.asarray(ws["predicted"]), np.asarray(ws["interval"])
+    fig, axes = plotting.new_axes(2)
+    for j, (ax, name) in enumerate(zip(axes, ("a", "b"))):
+        ax.errorbar(true[:, j], pred[:, j], yerr=[pred[:, j] - iv[:, j, 0], iv[:, j, 1] - pred[:, j]], fmt="o", ms=4)
+        lo, hi = float(min(true[:, j].min(), iv[:, j, 0].min())), float(max(true[:, j].max(), iv[:, j, 1].max()))
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax.set_xlabel(f"true {name}")
+        ax.set_ylabel(f"predicted {name} (90% interval)")
+        ax.set_title(f"width sweep: {name}, MAE {ws['shipped'][name]['mae']:.3f}", fontsize=9)
+    plotting.save_figure(fig, out / "width_sweep.png")

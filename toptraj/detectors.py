@@ -237,7 +237,7 @@ def fit_time_bottleneck(times, loss, r: float | None = None) -> dict:
 
     def resid(p):
         a, b, lt = unpack(p)
-        m = np.log(closed_form_curve(t, a, b, math.exp(lt)))
+        m = np.log(np.maximum(closed_form_curve(t, a, b, math.exp(lt)), 1e-300))  # underflow at huge tau
         res = y - m
         return res - res.mean()  # the amplitude is profiled out (its log is the mean residual)
 
@@ -355,14 +355,16 @@ class TransitionDetector(BaseEstimator):
         GL_alpha / PQ_alpha threshold and strip length of the Prechelt criteria.
     window : int
         Sliding-window length (points) of the topology method; the path is resampled to 64 log-spaced points.
-    n_draws : int
-        Theory forecast: parameter draws from the fit's covariance used for the interval.
+    n_draws : int, default 0
+        Theory forecast: parameter draws from the fit's covariance added to the interval (each costs
+        one DMFT solve). 0: the interval comes from the fit's misfit and, after ``fit(X, y)``, from
+        the calibration on runs with known times.
     alpha : float
         Learned forecast: ridge penalty.
     seed : int
         Seeds the parameter draws and the learned route's folds.
 
-    Input X
+    Notes
     -------
     overfitting_onset: a sequence of Trajectory, each with a test-loss channel ``test_loss`` and a
     train-loss channel ``train_loss`` (or ``loss``). width_crossover: a sequence of sweeps, each a
@@ -371,14 +373,14 @@ class TransitionDetector(BaseEstimator):
 
     Attributes
     ----------
-    method_ : the method used; n_features_ (learned): features per run; coef_, intercept_ (learned);
+    ``method_``: the method used; ``n_features_`` (learned): features per run; ``coef_``, ``intercept_`` (learned);
     residual_quantiles_ (learned): out-of-fold quantiles of log(t_true / t_hat) that give the interval.
     """
 
     def __init__(self, kind: str = "overfitting_onset", method: str | None = None, mode: str = "detect",
                  N: float | None = None, P: float | None = None, M: int | None = None,
                  m_late: float | None = None, level: float = 0.9, threshold: float = transitions.GAP_THRESHOLD,
-                 prechelt_alpha: float = 2.0, prechelt_strip: int = 5, window: int = 8, n_draws: int = 4,
+                 prechelt_alpha: float = 2.0, prechelt_strip: int = 5, window: int = 8, n_draws: int = 0,
                  alpha: float = 1.0, seed: int = 0):
         self.kind = kind
         self.method = method
@@ -657,36 +659,37 @@ class TransitionDetector(BaseEstimator):
             except Exception:  # noqa: BLE001 - fall back to the fit, and say so
                 r = None
         fit = fit_time_bottleneck(t, y, r)
-        dmft = importlib.import_module("generators.dmft")
+        from toptraj.registry import get_generator
+
+        dmft = get_generator("dmft")  # the core reaches the model through the registry
         finite = [v for v in (N, P) if math.isfinite(v)]
         M = int(self.M) if self.M is not None else int(max(4096, 64 * max(finite))) if finite else 4096
 
         def solve_time(a, b):
             a = min(max(a, 1.02), 5.0)
             b = min(max(b, 0.3), 5.0)
-            p = dmft.DMFTParams(a, b, M, N, P)
+            p = dmft.params(a, b, M, N, P)
             try:
                 if self.kind == "overfitting_onset":
-                    return dmft.overfitting_onset(p)
-                return dmft.width_crossover(p)[0]
+                    return dmft.theory["overfitting_onset"](p)
+                return dmft.theory["width_crossover"](p)[0]
             except (ValueError, RuntimeError):
                 return math.nan
 
         tau = fit["tau"]
         centre = solve_time(fit["a"], fit["b"]) / tau
-        draws = []
+        samples = []
         cov = fit["cov"]
         if draws and int(self.n_draws) > 0 and np.all(np.isfinite(cov)):
             rng = np.random.default_rng(int(self.seed) + i)
-            z = rng.multivariate_normal(fit["x"], cov, size=int(self.n_draws), check_valid="ignore")
-            for p in z:
+            for p in rng.multivariate_normal(fit["x"], cov, size=int(self.n_draws), check_valid="ignore"):
                 if fit["r_given"]:
                     b, lt = p
                     a = 1.0 + r * b
                 else:
                     a, b, lt = p
-                draws.append(solve_time(a, b) / math.exp(lt))
-        vals = [v for v in [centre, *draws] if math.isfinite(v)]
+                samples.append(solve_time(a, b) / math.exp(lt))
+        vals = [v for v in [centre, *samples] if math.isfinite(v)]
         extra = {"a": fit["a"], "b": fit["b"], "tau": tau, "fit_rms_log": fit["rms_log"], "exponent_source": source,
                  "N": N, "P": P, "M": M}
         if not math.isfinite(centre):

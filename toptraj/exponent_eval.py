@@ -4,7 +4,7 @@ Methods (one row each, all fitted on the same training runs and scored on the sa
 ``topology``, ``baseline``, ``both`` (:class:`toptraj.predictor.ExponentPredictor` with that
 feature set), ``null`` (the topology predictor trained and tested on time-shuffled runs: values
 kept, order destroyed), ``direct`` (the untrained fit of the input type) and ``mean`` (the training
-mean). Metrics (docs/theory/study.rst section 3): MAE, median relative error |x_hat/x - 1|, share
+mean). Metrics (docs/theory/study.rst section 3): MAE, median relative error ``|x_hat/x - 1|``, share
 within 5%, coverage of the 90% conformal intervals; each with a bootstrap interval over resampled
 held-out parameter points.
 """
@@ -137,46 +137,55 @@ def verdict(per_draw: list[dict], target: str) -> str:
     return head + f"; topology alone vs baseline: {alone}."
 
 
-def demo_dmft(quick: bool = True, seed: int = 0) -> dict:
+def demo_dmft(quick: bool = True, seed: int = 0, fraction: float = 0.2, progress=None) -> dict:
     """The exponent demo on DMFT theory runs, as plain data (for ``toptraj demo``).
 
-    (1) r = (a-1)/b from one curve, first 20% of steps and of log-time: every method of
+    (1) r = (a-1)/b from one curve, first ``fraction`` of steps and of log-time: every method of
     :data:`METHODS`, trained on one parameter draw and scored on an independent one.
-    (2) a and b from width sweeps (4 widths, first 20% of steps) by the shipped width-sweep
-    predictor and by the direct (r, m) inversion.
+    (2) a and b from width sweeps (4 widths, first ``fraction`` of steps) by the shipped
+    width-sweep predictor and by the direct (r, m) inversion (docs/theory/study.rst section 5).
 
     quick: 16 training and 10 evaluation curves, 2 sweeps (a few CPU seconds); otherwise 60 and
-    40 curves and 6 sweeps (under a minute of CPU).
+    40 curves and 6 sweeps (under a minute of CPU). ``progress(message)`` is called per phase.
 
     Returns
     -------
-    dict with ``curve`` {scale: {method: metrics}}, ``width_sweep`` {method: {target: metrics}},
-    ``config``, ``cpu_seconds``; metrics as :func:`metrics`.
+    dict with ``curve`` {scale: {method: metrics}}, ``curve_predictions`` {scale: {method: list}},
+    ``y_test`` (n_test,), ``width_sweep`` {method: {target: metrics}, "true", "predicted",
+    "interval"}, ``examples`` (two observed test trajectories), ``config``, ``cpu_seconds``;
+    metrics as :func:`metrics`.
     """
     import time
 
     from toptraj.predictor import load_shipped
     from toptraj.registry import get_generator
 
+    say = progress or (lambda message: None)
     theory = get_generator("dmft").theory
     make_single, make_sweeps = theory["study_single"], theory["study_sweeps"]
     t0 = time.process_time()
     n_train, n_test, n_sweeps = (16, 10, 2) if quick else (60, 40, 6)
+    say(f"DMFT theory: {n_train} training and {n_test} held-out curves (independent parameter draws)")
     X, y, g = make_single("curve", n_train, seed=seed + 1)
     Xt, yt, _ = make_single("curve", n_test, seed=seed + 2)
     out: dict = {"config": {"quick": quick, "seed": seed, "n_train": n_train, "n_test": n_test,
-                            "n_sweeps": n_sweeps, "fraction": 0.2, "data": "DMFT theory, N = P = inf"}}
-    out["curve"] = {}
+                            "n_sweeps": n_sweeps, "fraction": fraction, "data": "DMFT theory, N = P = inf"}}
+    out["curve"], out["curve_predictions"] = {}, {}
     for scale in ("linear", "log"):
-        res = run_methods(X, y, g, Xt, "curve", 0.2, scale, seed=seed)
+        say(f"fitting {len(METHODS)} methods on the first {fraction:.0%} of {'steps' if scale == 'linear' else 'log-time'}")
+        res = run_methods(X, y, g, Xt, "curve", fraction, scale, seed=seed)
         out["curve"][scale] = {m: metrics(yt, r["pred"], r["interval"]) for m, r in res.items()}
-    sweeps, yab, _ = make_sweeps("width_sweep", n_sweeps, seed=seed + 3, n_sizes=4,
-                                               times=np.geomspace(1.0, 1e4, 48))
-    ws = load_shipped("width_sweep")
+        out["curve_predictions"][scale] = {m: np.asarray(r["pred"]).tolist() for m, r in res.items()}
+    out["y_test"] = np.asarray(yt).tolist()
+    out["examples"] = [Xt[0], Xt[-1]]
+    say(f"width sweeps: {n_sweeps} sweeps of 4 widths (shipped predictor)")
+    sweeps, yab, _ = make_sweeps("width_sweep", n_sweeps, seed=seed + 3, n_sizes=4, times=np.geomspace(1.0, 1e4, 48))
+    ws = load_shipped("width_sweep")  # trained at its own observed fraction (ws.fraction)
     pred, iv, direct = ws.predict(sweeps), ws.predict_interval(sweeps), ws.direct(sweeps)
     out["width_sweep"] = {
         "shipped": {t: metrics(yab[:, j], pred[:, j], iv[:, j, :]) for j, t in enumerate(("a", "b"))},
         "direct": {t: metrics(yab[:, j], direct[:, j]) for j, t in enumerate(("a", "b"))},
-        "true": yab.tolist(), "predicted": pred.tolist()}
+        "true": yab.tolist(), "predicted": pred.tolist(), "interval": iv.tolist(), "direct_predicted": direct.tolist(),
+        "fraction": ws.fraction, "scale": ws.scale}
     out["cpu_seconds"] = round(time.process_time() - t0, 2)
     return out

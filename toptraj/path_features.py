@@ -405,7 +405,7 @@ def direct_estimate(item, input_type: str, channel: str = "test_loss") -> np.nda
     """Untrained estimate of the targets, shape (1,) (r) or (2,) (a, b).
 
     curve, pair: minus the whole-window log-log slope of the loss; weights: r from the speed,
-    |dw/dt| ~ t^-(r+1)/2 for the DMFT residual path; order_parameters: (a, b) from the relaxation
+    ``|dw/dt| ~ t^-(r+1)/2`` for the DMFT residual path; order_parameters: (a, b) from the relaxation
     fit and the late loss slope; sweeps: (a, b) implied by (r, m) of :func:`sweep_baseline`.
     """
     if input_type in ("curve", "pair"):

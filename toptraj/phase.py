@@ -162,8 +162,8 @@ class PhaseClassifier(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    classes_ : phases seen in training; chance_rate_ : majority-class share of the training labels;
-    uniform_rate_ : 1 / len(classes_); n_features_in_ : features per sample; forest_ : the fitted forest.
+    ``classes_``: phases seen in training; ``chance_rate_``: majority-class share of the training labels;
+    ``uniform_rate_``: 1 / len(``classes_``); ``n_features_in_``: features per sample; ``forest_``: the fitted forest.
     """
 
     def __init__(self, input: str = "curve", features: str = "topology", n_estimators: int = 300, seed: int = 0):

@@ -14,9 +14,9 @@ pair or a weight path only r = (a-1)/b; per-mode order parameters and sweeps ide
 Prediction intervals: grouped split-conformal in its cross-validated form (CV+-style). During
 ``fit`` the training groups (whole parameter points) are split into K folds; each fold's runs are
 predicted by a model fitted on the other folds, and the normalised residuals
-|y - y_hat| / (|y_hat| + c) of these held-out groups give, per target, the conformal quantile at
+``|y - y_hat| / (|y_hat| + c)`` of these held-out groups give, per target, the conformal quantile at
 level (1 - alpha)(1 + 1/G) (G groups, each group weighted equally so that a point with many runs
-does not dominate). ``predict_interval`` returns y_hat +- q (|y_hat| + c). Why not MAPIE: its
+does not dominate). ``predict_interval`` returns ``y_hat +- q (|y_hat| + c)``. Why not MAPIE: its
 estimators take numeric arrays (ours are Trajectory objects), it does not weight groups, it needs
 scikit-learn >= 1.4 in current releases (the giotto-tda environment has 1.3.2), and a fitted
 MAPIE object can only be stored by pickling the estimators, which this project never does.
@@ -229,11 +229,11 @@ class ExponentPredictor(RegressorMixin, BaseEstimator):
     Attributes
     ----------
     mean_, scale_ : arrays (n_features,), standardisation of the features
-    coef_ : array (n_targets, n_features); intercept_ : array (n_targets,)
+    ``coef_``: array (n_targets, n_features); ``intercept_``: array (n_targets,)
     alpha_ : array (n_targets,), ridge penalties chosen by grouped CV
     conformal_q_ : array (n_targets,), quantiles of the normalised held-out residuals
-    score_offset_ : array (n_targets,), the c of the normalisation |y_hat| + c
-    feature_names_ : list of str; n_targets_ : int; n_groups_ : int
+    score_offset_ : array (n_targets,), the c of the normalisation ``|y_hat| + c``
+    ``feature_names_``: list of str; ``n_targets_``: int; ``n_groups_``: int
     oof_pred_ : array (n_samples, n_targets), held-out (out-of-fold) predictions of the training runs
 
     Examples

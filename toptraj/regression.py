@@ -224,6 +224,14 @@ def grouped_folds(groups, n_splits: int = 5, seed: int = 0) -> list[tuple[np.nda
 
     Groups are relabelled by a seeded permutation first, so that folds mix parameter points
     rather than following the grid order.
+
+    Examples
+    --------
+    Six runs of three parameter points: a point's runs are never split.
+
+    >>> folds = grouped_folds(["p0", "p0", "p1", "p1", "p2", "p2"], n_splits=3)
+    >>> sorted(sorted(test.tolist()) for _, test in folds)
+    [[0, 1], [2, 3], [4, 5]]
     """
     groups = np.asarray(groups)
     uniq, codes = np.unique(groups, return_inverse=True)

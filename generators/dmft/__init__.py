@@ -29,7 +29,7 @@ sigma^2 / (s s') to W1), so test losses include sigma^2. Large M: the tail of th
 ``exact_modes`` is summed by quadrature (theory_spectrum), which makes M = 1e12 as cheap as M = 5000.
 
 Package layout (every name is re-exported here, so ``from generators.dmft import X`` is unchanged)
--------------------------------------------------------------------------------------------------
+--------------------------------------------------------------------------------------------------
 params        DMFTParams, the predicted exponents, argument checks (ConvergenceError: toptraj.exceptions)
 spectrum      the spectral core: kappa(s) on the real axis, r, the 2x2 system, theory_spectrum, spectral edge
 laplace       fixed-Talbot inversion, kappa(s) on the complex contour, GD and momentum contour nodes

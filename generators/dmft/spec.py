@@ -8,6 +8,7 @@ from typing import Literal
 
 import toptraj
 from generators import exponent_sets
+from generators.dmft.ground_truth import overfitting_onset, width_crossover
 from generators.dmft.params import DEFAULT_EXACT_MODES, DEFAULT_NODES, DMFTParams, time_exponent
 from generators.dmft.simulation import simulate
 from generators.dmft.theory import solve
@@ -72,6 +73,6 @@ SPEC = GeneratorSpec(
     version=toptraj.__version__,
     description="Random-feature model: DMFT theory (Bordelon, Atanasov, Pehlevan, arXiv:2402.01092) and simulation.",
     defaults={"P": math.inf},
-    theory={"time_exponent": time_exponent, "study_single": exponent_sets.make_single,
-            "study_sweeps": exponent_sets.make_sweeps},
+    theory={"time_exponent": time_exponent, "overfitting_onset": overfitting_onset, "width_crossover": width_crossover,
+            "study_single": exponent_sets.make_single, "study_sweeps": exponent_sets.make_sweeps},
 )
