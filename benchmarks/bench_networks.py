@@ -1,6 +1,6 @@
 """Benchmark of generators.networks: default width sweep, NTK exponents, recording overhead, muP.
 
-    .venv/bin/python benchmarks/bench_networks.py [--quick]
+    .venv/bin/python benchmarks/bench_networks.py [--quick] [--costs-only]
 
 Writes benchmarks/results/networks.json:
 * sweep: wall time of the default sweep (MNIST-1D MLP, widths 16..512, seeds 0,1, 5000 steps, muP
@@ -15,6 +15,9 @@ Writes benchmarks/results/networks.json:
   standard parametrisation (one seed) for contrast.
 * kappa: the local width exponent kappa_N(t) behind t_x; online: the same sweep (one seed) in the
   online regime (fresh samples each step).
+* costs (``--costs-only`` updates just this key): CPU ms per training step per architecture (MLP,
+  CNN, character transformer) and width, and the overhead of records, weight copies and kernels
+  (NTK at 4 checkpoints) relative to a bare loop.
 """
 
 from __future__ import annotations
@@ -99,10 +102,100 @@ def kappa_curves(ts) -> dict:
     return out
 
 
+def _loop_cpu(config: nw.TrainConfig, seed: int) -> tuple[float, float]:
+    """(setup CPU s, CPU s per training step) of a bare loop (no records), one thread."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        c0 = time.process_time()
+        run = nw._Run(config, seed, "cpu")
+        run.model.train()
+        c1 = time.process_time()
+        for step in range(1, config.steps + 1):
+            x, y = run.batch(step)
+            run.opt.zero_grad(set_to_none=True)
+            run.loss(x, y).backward()
+            run.opt.step()
+        return c1 - c0, (time.process_time() - c1) / config.steps
+    finally:
+        torch.set_num_threads(old)
+
+
+#: (arch, config overrides, widths) of the per-step cost table: the study's three architectures.
+COST_CASES = (
+    ("mlp", {}, (16, 64, 256)),
+    ("cnn", {"arch": "cnn", "base_width": 16}, (8, 32, 64)),
+    ("transformer", {"dataset": "text", "arch": "transformer", "depth": 1, "online": True, "optimizer": "adam",
+                     "lr": 3e-3, "base_width": 32, "n_test": 1000}, (16, 32, 64)),
+)
+
+
+def costs(steps: int, overhead_steps: int, kernel_n: int) -> dict:
+    """Per-step CPU cost per architecture and width, and the recording overhead by component.
+
+    Overheads are CPU-time ratios against a bare loop of the same model, data and batches:
+    records (40 log-spaced records: eval of 500 + 500 samples, gradient norm, 256-d sketch),
+    weights (5 full state-dict copies), kernels (binary + trace-over-outputs NTK on ``kernel_n``
+    samples at init and 3 checkpoints, as in analyses/network_truth.py).
+    """
+    import tempfile
+
+    from generators.networks import kernels as nk
+
+    out: dict = {"per_step": {}, "steps": steps, "overhead_steps": overhead_steps}
+    for arch, over, widths in COST_CASES:
+        for w in widths:
+            cfg = replace(nw.TrainConfig(steps=steps, device="cpu", **over), width=w)
+            _loop_cpu(replace(cfg, steps=5), 0)  # warm data cache and torch
+            setup, per_step = _loop_cpu(cfg, 0)
+            n_params = nw._Run(replace(cfg, steps=1), 0, "cpu").n_params
+            out["per_step"][f"{arch}_w{w}"] = {"arch": arch, "width": w, "n_params": n_params,
+                                               "cpu_ms_per_step": 1e3 * per_step, "setup_cpu_s": setup}
+    steps = overhead_steps
+    base = nw.TrainConfig(steps=steps, device="cpu")
+    _, per_step = _loop_cpu(base, 0)
+    bare = per_step * steps
+    c0 = time.process_time()
+    nw.train(base, 0)
+    recorded = time.process_time() - c0
+    with tempfile.TemporaryDirectory() as tmp:
+        save = [int(s) for s in np.geomspace(10, steps, 5).round()]
+        c0 = time.process_time()
+        nw.train(base, 0, run_dir=Path(tmp) / "w", save_steps=save, checkpoint_every=steps)
+        weights = time.process_time() - c0
+        ck = [int(s) for s in np.geomspace(max(10, steps // 100), steps, 3).round()]
+        c0 = time.process_time()
+        nk.kernels_through_training(base, 0, ck, Path(tmp) / "k", n_samples=kernel_n)
+        kernels = time.process_time() - c0 - recorded  # minus the (recorded) training it includes
+    out["overhead"] = {
+        "config": "mnist1d mlp width 128, depth 2, batch 32, muP SGD (the default TrainConfig)",
+        "bare_cpu_s": bare, "recorded_cpu_s": recorded, "records_fraction": recorded / bare - 1.0,
+        "records_plus_weights_fraction": weights / bare - 1.0,
+        "kernels_cpu_s": kernels, "kernels_fraction": kernels / bare, "kernel_samples": kernel_n,
+        "kernel_checkpoints": [0, *ck],
+    }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="short runs (smoke test of the script)")
+    parser.add_argument("--costs-only", action="store_true",
+                        help="only the per-step cost table and the overhead by component (merged into the file)")
     args = parser.parse_args()
+    if args.costs_only:
+        c0 = time.process_time()
+        res = costs(200 if args.quick else 1000, 200 if args.quick else 5000, 40 if args.quick else 200)
+        res["cpu_seconds"] = time.process_time() - c0
+        text = json.dumps(jsonable(res), indent=1)
+        print(text)
+        if not args.quick:
+            old = json.loads(OUT.read_text()) if OUT.exists() else {}
+            old["costs"] = json.loads(text)
+            atomic_write_text(OUT, json.dumps(old, indent=1))
+        return
     steps = 300 if args.quick else 5000
     widths = [16, 32, 64, 128, 256, 512]
     seeds = [0, 1]

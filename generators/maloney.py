@@ -61,6 +61,8 @@ AXES = ("N", "T")
 _NEWTON_TOL = 1e-14  # relative step at which the Newton solve for Delta counts as converged
 _NEWTON_MAXITER = 200
 _NONLINEAR_N_TEST = 8192  # default Monte Carlo test-set size for nonlinear maps
+_MAX_SCALE = 1e100  # sigma_w and noise: their squares (and sums of them) stay finite in float64
+_MAX_LOG_SPREAD = 690.0  # ln(1e300): eigenvalues down to 1e-300 stay normal floats
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,15 @@ class MaloneyParams:
         check_number("T", self.T, low=1, integer=True, allow_inf=True)
         check_number("ridge", self.ridge, low=0.0)
         check_choice("feature_map", self.feature_map, FEATURE_MAPS)
-        check_number("sigma_w", self.sigma_w, low=0.0, low_open=True)
-        check_number("noise", self.noise, low=0.0)
+        check_number("sigma_w", self.sigma_w, low=0.0, low_open=True, high=_MAX_SCALE)
+        check_number("noise", self.noise, low=0.0, high=_MAX_SCALE)
+        # lambda_M = M^-(1+alpha) must stay a normal float64, or the spectrum underflows to 0.
+        if (1.0 + float(self.alpha)) * math.log(int(self.M)) > _MAX_LOG_SPREAD:
+            raise ValueError(
+                f"alpha={self.alpha}, M={self.M}: the smallest eigenvalue M^-(1+alpha) = "
+                f"exp(-{(1.0 + float(self.alpha)) * math.log(int(self.M)):.4g}) underflows float64 "
+                f"(need (1+alpha) ln M <= {_MAX_LOG_SPREAD:g}); use a smaller alpha or M"
+            )
 
     def spectrum(self) -> tuple[np.ndarray, np.ndarray]:
         """(lam, lam_w2) in the DMFT notation, each shape (M,): lambda_I and (sigma_w^2/M) lambda_I."""
@@ -700,3 +709,39 @@ SPEC = GeneratorSpec(
     version=toptraj.__version__,
     description="Latent-space model of Maloney, Roberts and Sully (arXiv:2210.16859): loss along N or T.",
 )
+
+
+def estimate_memory_bytes(params: MaloneyParams, n_times, function: str | None = None, axis: str | None = None) -> int:
+    """Peak memory (bytes) of :func:`scaling_curve` / :func:`simulate`; an estimate (factor ~2).
+
+    Parameters
+    ----------
+    params : MaloneyParams
+    n_times : int or array of int
+        The sizes along the swept axis (an array), or their number (an int: the sizes are then
+        those of ``params``).
+    function : str or None
+        Unused (one run function); accepted for a uniform signature.
+    axis : {"N", "T", None}
+        Which size the values replace; None replaces both (an upper bound).
+
+    Notes
+    -----
+    Theory O(M) per size. A simulation (finite N and T) holds U (N x M), the training inputs
+    (T x M), the features (T x N), the fit's Gram matrix min(N, T)^2 and test chunks of 1024 x M.
+    """
+    N, T = params.N, params.T
+    if not np.isscalar(n_times):
+        arr = np.asarray(n_times, dtype=np.float64)
+        top = float(arr.max()) if arr.size else 1.0
+        if axis in (None, "N"):
+            N = top
+        if axis in (None, "T"):
+            T = top
+    M = int(params.M)
+    theory = 8 * 16 * M
+    if math.isinf(N) or math.isinf(T):
+        return int(theory)
+    N, T = int(N), int(T)
+    sim = 8 * (N * M + T * M + 2 * T * N + min(N, T) ** 2 + 1024 * M + M)
+    return int(max(theory, sim))

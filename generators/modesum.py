@@ -28,6 +28,8 @@ from toptraj.validation import check_increasing, check_number, check_seed
 SOURCE = "modesum"
 _M_EXACT = 20_000  # modes summed explicitly before the integral tail when M is None
 _CHUNK = 200_000  # modes per chunk for large finite M (bounds memory at n_times * _CHUNK)
+_MAX_NOISE = 20.0  # exp(20 z) stays finite for |z| < 35 (a log-normal sigma of 20 is already absurd)
+_MAX_LOSS = 1e300  # largest L(0) = A sum_k k^-a we accept, so noise and sums cannot overflow
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,33 @@ class ModesumParams:
             check_number("M", self.M, low=1, integer=True)
         check_number("amplitude", self.amplitude, low=0.0, low_open=True)
         check_number("time_scale", self.time_scale, low=0.0, low_open=True)
-        check_number("noise", self.noise, low=0.0)
+        check_number("noise", self.noise, low=0.0, high=_MAX_NOISE)
+        _check_representable(self)
+
+
+def _check_representable(params: ModesumParams) -> None:
+    """Refuse parameters whose loss would be NaN or overflow in float64, naming them."""
+    # L(0) = A sum_{k<=M} k^-a <= A zeta(a): keep it (and the noise factor) finite.
+    zeta = float(special.zeta(params.a, 1))
+    if params.M is not None:
+        zeta = min(zeta, float(np.sum(np.arange(1, min(int(params.M), 10_000) + 1, dtype=np.float64) ** -params.a))
+                   + (max(int(params.M) - 10_000, 0) * 10_000.0**-params.a))
+    if not params.amplitude * zeta <= _MAX_LOSS:
+        raise ValueError(
+            f"amplitude={params.amplitude}: the initial loss A * sum_k k^-a = {params.amplitude * zeta:.3g} "
+            f"exceeds {_MAX_LOSS:g} (float64 overflows); use a smaller amplitude"
+        )
+
+
+def estimate_memory_bytes(params: ModesumParams, n_times, function: str | None = None) -> int:
+    """Peak memory (bytes) of :func:`solve` for ``n_times`` times (int, or the times array).
+
+    The explicit mode sum works on chunks of at most 200 000 modes: an (n_times, chunk) float64
+    matrix and its exponential (two copies), plus O(n_times) vectors.
+    """
+    n = int(np.size(n_times)) if not np.isscalar(n_times) else int(n_times)
+    modes = _M_EXACT if params.M is None else min(int(params.M), _CHUNK)
+    return 8 * (2 * n * modes + 2 * modes + 8 * n) + 1_000_000
 
 
 def time_exponent(a: float, b: float) -> float:
@@ -84,15 +112,26 @@ def _mode_sum(a: float, b: float, t: np.ndarray, k_lo: int, k_hi: int) -> np.nda
 def _integral_tail(a: float, b: float, t: np.ndarray, k_from: float) -> np.ndarray:
     """int_{k_from}^inf x^-a exp(-2 x^-b t) dx in closed form, shape (n_times,).
 
-    Substituting u = 2 t x^-b gives (1/b) (2t)^((1-a)/b) * lower_gamma((a-1)/b, 2 t k_from^-b).
+    Substituting u = 2 t x^-b gives (1/b) (2t)^((1-a)/b) * lower_gamma((a-1)/b, 2 t k_from^-b),
+    evaluated in log space (Gamma((a-1)/b) alone overflows for (a-1)/b > 171). Where the
+    regularized lower_gamma(s, x) underflows (x << s) the same integral is written as
+    k_from^(1-a)/(a-1) e^-x 1F1(1; s+1; x) (series of lower_gamma), which is O(1) there.
     At t = 0 it is k_from^(1-a)/(a-1).
     """
     s = (a - 1.0) / b
+    bound = k_from ** (1.0 - a) / (a - 1.0)  # the t = 0 value, also an upper bound
     out = np.empty_like(t)
     zero = t <= 0
-    out[zero] = k_from ** (1.0 - a) / (a - 1.0)
+    out[zero] = bound
     tt = t[~zero]
-    out[~zero] = (2.0 * tt) ** (-s) / b * special.gamma(s) * special.gammainc(s, 2.0 * tt * k_from**-b)
+    x = 2.0 * tt * k_from**-b
+    with np.errstate(divide="ignore", under="ignore", over="ignore", invalid="ignore"):
+        g = special.gammainc(s, x)
+        log_val = -s * np.log(2.0 * tt) - np.log(b) + special.gammaln(s) + np.log(g)
+        val = np.exp(log_val)
+        series = g < 1e-250
+        val[series] = bound * np.exp(-x[series]) * special.hyp1f1(1.0, s + 1.0, x[series])
+    out[~zero] = np.minimum(val, bound)
     return out
 
 

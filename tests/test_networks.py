@@ -426,8 +426,12 @@ def test_width_sweep_labels_every_run_small():
     ts = nw.width_sweep(cfg, [4, 8, 16], [0, 1], ntk_samples=24)
     assert len(ts) == 6 and [t.params["width"] for t in ts] == [4, 4, 8, 8, 16, 16]
     for t in ts:
-        for name in ("a", "b", "N", "P", "t_x", "t_of", "time_exponent", "width_exponent_early", "width_exponent_late"):
+        for name in ("a", "b", "N", "P", "t_x", "t_of", "time_exponent", "width_exponent_early", "width_exponent_late",
+                     "model_exponent"):
             assert name in t.labels
+        rec = t.provenance["truth"]["width"]["time_exponent_test"]
+        assert np.array_equal([float(rec["value"])], [t.labels["time_exponent"]], equal_nan=True)
+        assert {"lo", "hi", "rule"} <= set(rec)
         assert t.labels["N"] == t.params["width"]
         assert math.isfinite(t.labels["a"]) and math.isfinite(t.labels["b"])
     assert math.isnan(ts[-1].labels["t_x"])  # the widest net stands in for N = inf
@@ -450,8 +454,12 @@ def test_cli_generate_network(tmp_path, capsys):
     ts = load_set(tmp_path)
     assert len(ts) == 2 and {t.labels["N"] for t in ts} == {4.0, 8.0}
     assert (tmp_path / "_runs" / "w4_s0" / "trajectory.npz").exists()
-    assert main(argv) == 0  # a rerun resumes from the finished runs
-    assert np.array_equal(load_set(tmp_path)[0].values, ts[0].values)
+    assert all("truth" in t.provenance and "time_exponent" in t.labels for t in ts)  # stored with the labels
+    assert main(argv) == 2  # the folder holds runs: refused without --append/--overwrite
+    assert main([*argv, "--overwrite"]) == 0  # a rerun resumes from the finished runs
+    again = load_set(tmp_path)
+    assert np.array_equal(again[0].values, ts[0].values)
+    assert again[0].provenance["truth"] == ts[0].provenance["truth"]
 
 
 @pytest.mark.parametrize(
@@ -480,3 +488,31 @@ def test_digits_sizes_checked_and_split_disjoint():
     assert sum(r.tobytes() in rows for r in d.x_test) < 10
     with pytest.raises(ValueError, match="dataset"):
         load_dataset("cifar", 10, 10, 0)
+
+
+# -- mixed precision ---------------------------------------------------------------------------------
+def test_precision_choice_and_validation(monkeypatch):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="precision"):
+        replace(TINY, precision="fp8")
+    assert nw.select_precision("auto", "cpu") == ("fp32", False)
+    assert nw.select_precision("bf16", "cpu") == ("bf16", False)
+    with pytest.raises(ValueError, match="fp16"):
+        nw.select_precision("fp16", "cpu")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert nw.select_precision("auto", "cuda") == ("bf16", False)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert nw.select_precision("auto", "cuda") == ("fp16", True)
+    assert nw.select_precision("fp16", "cuda") == ("fp16", True)
+
+
+def test_bf16_autocast_on_cpu_runs_close_to_fp32_and_auto_is_fp32():
+    pytest.importorskip("torch")
+    full = nw.train(TINY, 0)
+    auto = nw.train(replace(TINY, precision="auto"), 0)
+    fp32 = nw.train(replace(TINY, precision="fp32"), 0)
+    bf16 = nw.train(replace(TINY, precision="bf16"), 0)
+    assert np.array_equal(full.values, auto.values) and np.array_equal(full.values, fp32.values)
+    assert full.provenance["precision"] == "fp32" and bf16.provenance["precision"] == "bf16"
+    assert not np.array_equal(bf16.values, full.values)  # autocast really changes the arithmetic
+    np.testing.assert_allclose(bf16.channel("train_loss"), full.channel("train_loss"), rtol=0.05)

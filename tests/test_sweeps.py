@@ -208,8 +208,8 @@ def test_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     )
     store = tmp_path / "store"
     assert cli.main(["sweep", str(cfg), "--out", str(store)]) == 1
-    out = capsys.readouterr().out
-    assert "2 run(s) failed" in out
+    captured = capsys.readouterr()
+    assert "2 of 4 run(s) failed" in captured.err and len(captured.err.strip().splitlines()) == 1
     with Store(store) as st:
         rows = list(st.rows().values())
     failed = [r for r in rows if r["status"] == "failed"]

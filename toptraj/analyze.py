@@ -18,7 +18,6 @@ line each, and skipped); 2 bad input (nothing readable, bad arguments); 3 a nume
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 import sys
@@ -28,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from toptraj.fitting import NumericalError, fit_exponent, local_slope, log_bin
+from toptraj.io import dumps_strict as _dumps_strict
+from toptraj.io import strict_json_value
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NUMERICAL = 0, 2, 3
 #: Runs beyond which progress is shown on stderr.
@@ -38,29 +39,12 @@ _INPUT_ERRORS = (ValueError, KeyError, AttributeError, TypeError, IndexError, Re
 
 
 # -- shared with predict ---------------------------------------------------------------------------
-def strict_json(value):
-    """A JSON-ready copy: NaN/inf -> None, numpy -> Python, tuples -> lists, other objects -> str."""
-    if isinstance(value, dict):
-        return {str(k): strict_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict_json(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return strict_json(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
+strict_json = strict_json_value  # NaN/inf -> null, numpy -> Python (toptraj.io)
 
 
 def dumps_strict(obj) -> str:
-    """json.dumps after :func:`strict_json`, with ``allow_nan=False`` (fails loudly if one slips through)."""
-    return json.dumps(strict_json(obj), indent=1, allow_nan=False)
+    """Strict JSON text (``allow_nan=False``), indented for reading."""
+    return _dumps_strict(obj, indent=1)
 
 
 def parse_window(text: str | None) -> tuple[float, float] | None:

@@ -17,7 +17,6 @@ The job, end to end (the study's protocol, docs/theory/study.rst):
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from toptraj import provenance
-from toptraj.io import atomic_write_text
+from toptraj.io import atomic_write_text, dumps_strict
 from toptraj.validation import check_choice, check_fraction, check_seed
 
 _NAMES = {"topology": "topology (ridge)", "baseline": "baseline (ridge)", "both": "topology + baseline",
@@ -104,24 +103,11 @@ def run_demo(out: str | Path = "out/demo", quick: bool = False, seed: int = 0, f
     examples = res.pop("examples")
     report = {"task": "scaling exponents from early training on DMFT runs (toptraj demo)", **res,
               "cpu_seconds_total": round(cpu, 2), "provenance": provenance.collect()}
-    atomic_write_text(out / "report.json", json.dumps(_strict(report), indent=1, allow_nan=False))
+    atomic_write_text(out / "report.json", dumps_strict(report, indent=1))
     _say("writing figures")
     _figures(res, examples, fraction, scale, out)
     print(f"\nwrote {out / 'report.json'} and figures in {out} ({cpu:.1f} CPU s, {time.perf_counter() - t0:.1f} s)")
     return 0
-
-
-def _strict(x):
-    """JSON-safe copy: NaN and inf become null."""
-    if isinstance(x, dict):
-        return {str(k): _strict(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_strict(v) for v in x]
-    if isinstance(x, (float, np.floating)):
-        return float(x) if np.isfinite(x) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
 
 
 def _figures(res: dict, examples, fraction: float, scale: str, out: Path) -> None:

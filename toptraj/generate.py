@@ -131,6 +131,10 @@ def build_parser(spec: str | GeneratorSpec) -> argparse.ArgumentParser:
                 _add_field(group, info, required=False,
                            default=info.default if info.has_default else dataclasses.MISSING)
     parser.add_argument("--out", required=True, help="store folder to write into")
+    policy = parser.add_mutually_exclusive_group()
+    policy.add_argument("--append", action="store_true", help="add new files beside the runs already in --out")
+    policy.add_argument("--overwrite", action="store_true", help="replace the runs already in --out")
+    parser.add_argument("--force-size", action="store_true", help="skip the memory guard (estimate vs available memory)")
     return parser
 
 
@@ -254,6 +258,13 @@ def generate(spec: str | GeneratorSpec, argv: Sequence[str] | argparse.Namespace
             bar.update(n)
 
         options[fn.progress] = progress
+    from toptraj import guards
+
+    axis_name = axis_args[0] if len(axis_args) == 2 else None
+    estimate = guards.params_memory_estimate(params, axis_args[-1] if axis_args else None, fn.name, axis_name)
+    if estimate is not None:
+        guards.check_memory(estimate, f"{spec.name} {fn.name} with {_describe_params(params)}",
+                            force=bool(given.get("force_size", False)))
     try:
         return fn.call(params, axis_args, None if seeds == [None] else seeds, options)
     except ValueError as exc:
@@ -280,7 +291,7 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_cli(args: argparse.Namespace) -> int:
     """Run ``toptraj generate NAME ...``: parse the generator's arguments, run it, write the runs."""
-    from toptraj.io import save_set
+    from toptraj.io import check_set_target, save_set
 
     if args.generator is None:
         raise InputError(f"give a generator NAME: one of {list(available_generators())}")
@@ -289,7 +300,9 @@ def run_cli(args: argparse.Namespace) -> int:
     out = Path(gargs.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a folder; give a folder path")
+    mode = "append" if gargs.append else "overwrite" if gargs.overwrite else "refuse"
+    check_set_target(out, mode)  # refuse before any work
     trajectories = generate(spec, gargs, out=out)
-    paths = save_set(trajectories, out, prefix=spec.name)
+    paths = save_set(trajectories, out, prefix=spec.name, mode=mode)
     print(f"wrote {len(paths)} trajectories to {out}")
     return 0

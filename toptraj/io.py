@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -41,11 +42,52 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
-def _restore_floats(value: Any) -> Any:
+def strict_json_value(value: Any) -> Any:
+    """A JSON-ready copy: NaN/inf -> None, numpy -> Python, tuples -> lists, other objects -> str."""
     if isinstance(value, dict):
-        return {k: _restore_floats(v) for k, v in value.items()}
+        return {str(k): strict_json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json_value(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return strict_json_value(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def dumps_strict(value: Any, **kwargs: Any) -> str:
+    """JSON text that every parser accepts: NaN/inf become null (``allow_nan=False`` enforces it).
+
+    Other keyword arguments go to :func:`json.dumps` (e.g. ``indent``, ``default``).
+    """
+    return json.dumps(strict_json_value(value), allow_nan=False, **kwargs)
+
+
+def check_file_size(path: str | os.PathLike, limit: int | None = None, *, force: bool = False) -> int:
+    """Size of ``path`` in bytes; :class:`toptraj.guards.SizeError` (an InputError) above ``limit``.
+
+    ``limit`` None means :data:`toptraj.guards.MAX_FILE_BYTES` (1 GiB); ``force=True`` (the
+    command line's ``--force-size``) skips the check. Call before reading a user's file.
+    """
+    from toptraj import guards
+
+    return guards.check_file_size(path, guards.MAX_FILE_BYTES if limit is None else limit, force=force)
+
+
+def _restore_floats(value: Any, depth: int = 0) -> Any:
+    if depth > 64:
+        raise ValueError("metadata nested more than 64 levels deep")
+    if isinstance(value, dict):
+        return {k: _restore_floats(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_restore_floats(v) for v in value]
+        return [_restore_floats(v, depth + 1) for v in value]
     if value in ("inf", "-inf", "nan"):
         return float(value)
     return value
@@ -111,6 +153,17 @@ def save_trajectory(traj: Trajectory, path: str | os.PathLike, *, fsync: bool = 
     return atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays), fsync=fsync)
 
 
+_META_TYPES = (
+    ("channels", list, "a list of strings"),
+    ("axis", str, "a string"),
+    ("source", str, "a string"),
+    ("params", dict, "an object"),
+    ("labels", dict, "an object"),
+    ("provenance", dict, "an object"),
+    ("seed", (int, type(None)), "an integer or null"),
+)
+
+
 def load_trajectory(path: str | os.PathLike, verify: bool = True) -> Trajectory:
     """Read a trajectory written by :func:`save_trajectory`; verify its checksum.
 
@@ -126,37 +179,112 @@ def load_trajectory(path: str | os.PathLike, verify: bool = True) -> Trajectory:
         with np.load(path, allow_pickle=False) as z:
             times, values, meta_text = z["times"], z["values"], str(z["meta"])
     except Exception as exc:  # zip/CRC/format errors all mean the same thing to the caller
-        raise StoreError(f"{path}: unreadable or truncated trajectory file ({exc})") from exc
-    meta = json.loads(meta_text)
-    if meta.get("format") != "toptraj.trajectory":
+        raise StoreError(f"{path}: unreadable or truncated trajectory file ({type(exc).__name__}: {exc})") from exc
+    try:
+        meta = json.loads(meta_text)
+    except (ValueError, RecursionError):
+        raise StoreError(f"{path}: metadata is not valid JSON; not a toptraj trajectory file") from None
+    if not isinstance(meta, dict) or meta.get("format") != "toptraj.trajectory":
         raise StoreError(f"{path}: not a toptraj trajectory file")
     checksum = meta.pop("checksum", None)
     if verify and checksum != _checksum(times, values, text=json.dumps(meta, sort_keys=True)):
         raise StoreError(f"{path}: checksum mismatch (file corrupt)")
-    return Trajectory(
-        times=times,
-        values=values,
-        channels=tuple(meta["channels"]),
-        axis=meta["axis"],
-        source=meta["source"],
-        params=_restore_floats(meta["params"]),
-        seed=meta["seed"],
-        labels=_restore_floats(meta["labels"]),
-        provenance=meta["provenance"],
-    )
+    for field, types, rule in _META_TYPES:
+        if field in meta and not isinstance(meta[field], types):
+            raise StoreError(f"{path}: metadata field {field!r} must be {rule}, got {type(meta[field]).__name__}")
+    if "channels" in meta and not all(isinstance(c, str) for c in meta["channels"]):
+        raise StoreError(f"{path}: metadata field 'channels' must be a list of strings")
+    try:
+        return Trajectory(
+            times=times,
+            values=values,
+            channels=tuple(meta["channels"]),
+            axis=meta["axis"],
+            source=meta["source"],
+            params=_restore_floats(meta["params"]),
+            seed=meta["seed"],
+            labels=_restore_floats(meta["labels"]),
+            provenance=meta["provenance"],
+        )
+    except KeyError as exc:
+        raise StoreError(f"{path}: metadata lacks the field {exc}; not a complete toptraj trajectory file") from None
+    except (TypeError, ValueError, AttributeError, RecursionError) as exc:
+        raise StoreError(f"{path}: invalid trajectory ({type(exc).__name__}: {exc})") from None
 
 
-def save_set(trajectories: Iterable[Trajectory], folder: str | os.PathLike, prefix: str = "run") -> list[Path]:
+SAVE_MODES = ("refuse", "append", "overwrite")
+
+
+def _stored_runs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.npz") if not p.name.startswith(".")) if folder.is_dir() else []
+
+
+def check_set_target(folder: str | os.PathLike, mode: str = "refuse") -> list[Path]:
+    """The stored runs already in ``folder``; InputError if there are any and ``mode`` is "refuse".
+
+    Call it before generating, so that a refused write costs nothing (see :func:`save_set`).
+    """
+    if mode not in SAVE_MODES:
+        raise ValueError(f"mode must be one of {list(SAVE_MODES)}, got {mode!r}")
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: exists and is not a folder")
+    existing = _stored_runs(folder)
+    if existing and mode == "refuse":
+        raise InputError(
+            f"{folder}: already holds {len(existing)} stored run(s) (e.g. {existing[0].name}); "
+            "pass --append to add new files beside them or --overwrite to replace them"
+        )
+    return existing
+
+
+def save_set(
+    trajectories: Iterable[Trajectory], folder: str | os.PathLike, prefix: str = "run", mode: str = "refuse"
+) -> list[Path]:
     """Write trajectories as ``folder/{prefix}_{i:05d}.npz`` plus an ``index.json`` listing them.
 
-    Existing files of other names in the folder are left untouched.
+    Parameters
+    ----------
+    trajectories : iterable of Trajectory
+    folder : path
+        Created if needed.
+    prefix : str
+        File name prefix.
+    mode : {"refuse", "append", "overwrite"}
+        What to do when ``folder`` already holds stored runs (``*.npz``): "refuse" (default) raises
+        InputError and writes nothing; "append" writes new files under numbers after the highest
+        existing ``{prefix}_NNNNN`` and never replaces a file; "overwrite" writes the new set and then
+        removes the runs that were there before, so the folder holds exactly the new set.
+        Files other than ``*.npz`` and ``index.json`` are never touched.
+
+    Returns
+    -------
+    list of Path, one per trajectory
     """
     folder = Path(folder)
+    existing = check_set_target(folder, mode)
+    trajectories = list(trajectories)
+    start = 0
+    if mode == "append":
+        pattern = re.compile(rf"^{re.escape(prefix)}_(\d+)\.npz$")
+        numbers = [int(m.group(1)) for p in existing if (m := pattern.match(p.name))]
+        start = max(numbers) + 1 if numbers else 0
     paths = []
-    for i, t in enumerate(trajectories):
-        paths.append(save_trajectory(t, folder / f"{prefix}_{i:05d}.npz"))
-    index = {"format": "toptraj.set", "files": sorted({p.name for p in folder.glob("*.npz")})}
-    atomic_write_text(folder / "index.json", json.dumps(index, indent=1))
+    i = start
+    for t in trajectories:
+        path = folder / f"{prefix}_{i:05d}.npz"
+        while mode == "append" and path.exists():  # a file appeared meanwhile: never replace it
+            i += 1
+            path = folder / f"{prefix}_{i:05d}.npz"
+        paths.append(save_trajectory(t, path))
+        i += 1
+    if mode == "overwrite":
+        new = {p.resolve() for p in paths}
+        for old in existing:
+            if old.resolve() not in new:
+                old.unlink(missing_ok=True)
+    index = {"format": "toptraj.set", "files": sorted(p.name for p in _stored_runs(folder))}
+    atomic_write_text(folder / "index.json", dumps_strict(index, indent=1))
     return paths
 
 

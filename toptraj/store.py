@@ -28,6 +28,19 @@ Writing protocol (what makes a killed sweep safe to resume), with group commit p
    they are re-run and overwritten atomically, never read back. Leftover temporary files (hidden
    ``.*.tmp`` names) are never read and are removed by :meth:`Store.clean_temporary`.
 
+One driver at a time: the first call that writes the catalog takes an exclusive lock on
+``STORE/.lock`` (``fcntl.flock``; the file holds the holder's pid, host and start time). A second
+process that tries to write the same store gets :class:`StoreLockedError` naming the store and the
+holder. The kernel drops the lock when its holder dies (even by SIGKILL), so a lock file left by a
+dead driver is stale: the next driver takes it over and says so on stderr. Readers (``load``,
+``catalog``) take no lock.
+
+Paths never escape the store: every file name read from the catalog must be the one the writing
+protocol gives the run (``runs/ab/KEY[_iii].npz``) and must resolve (symlinks followed) inside
+the store folder; anything else is refused with a :class:`~toptraj.io.StoreError` naming the
+catalog, the run and the rule, before the file is opened or hashed. A damaged or foreign
+``catalog.sqlite`` gives a one-line ``StoreError`` too.
+
 Cost model: per run, one compressed ``.npz`` write, one re-read for the hash (from the page
 cache); per batch, one sync and one SQLite commit (WAL, ``synchronous=NORMAL``: no fsync per
 commit). A per-file fsync cost 3-12 ms on the 2-core development VM (busy); the batch sync
@@ -42,19 +55,27 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 import socket
 import sqlite3
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from toptraj.io import StoreError, load_trajectory, save_trajectory
+from toptraj.io import StoreError, dumps_strict, load_trajectory, save_trajectory
 from toptraj.trajectory import Trajectory, TrajectorySet
 
 CATALOG = "catalog.sqlite"
 RUNS_DIR = "runs"
+LOCK = ".lock"
 STATUSES = ("done", "failed")
+_KEY_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class StoreLockedError(StoreError):
+    """Another live process is driving (writing) the same store; the message names it."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -188,6 +209,116 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
+def resolve_inside(root: str | os.PathLike, rel: Any, what: str) -> Path:
+    """``root / rel`` if that path stays inside ``root`` (symlinks followed), else ``StoreError``.
+
+    Parameters
+    ----------
+    root : path
+        The store folder.
+    rel : str
+        A relative POSIX path read from the catalog or a config.
+    what : str
+        Where ``rel`` came from, for the message (e.g. ``"catalog.sqlite: run ab12...: files[0]"``).
+
+    Raises
+    ------
+    StoreError
+        ``rel`` is not a string, is absolute, has a ``..`` component, or resolves outside ``root``.
+    """
+    if not isinstance(rel, str) or not rel or "\x00" in rel:
+        raise StoreError(f"{what}: {rel!r} is not a relative path; paths must stay inside the store {root}")
+    parts = rel.replace("\\", "/").split("/")
+    if os.path.isabs(rel) or rel.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", rel):
+        raise StoreError(
+            f"{what}: {rel!r} leaves the store (absolute path or '..'); paths must stay inside the store {root}"
+        )
+    base = Path(root).resolve()
+    target = (base / rel).resolve()
+    if target != base and base not in target.parents:
+        raise StoreError(f"{what}: {rel!r} resolves to {target}, outside the store {base} (symlink?); refused")
+    return target
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+class _StoreLock:
+    """An exclusive ``flock`` on ``STORE/.lock``, shared by every Store of this process on that folder."""
+
+    _held: dict[str, list] = {}  # resolved root -> [fd, refcount]
+
+    @classmethod
+    def acquire(cls, root: Path) -> str:
+        import fcntl
+
+        key = str(root.resolve())
+        if key in cls._held:
+            cls._held[key][1] += 1
+            return key
+        path = root / LOCK
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = cls._describe(path)
+            os.close(fd)
+            raise StoreLockedError(
+                f"store {root} is being written by another sweep driver ({holder}); "
+                f"wait for it to finish, or stop it and run again with --resume (lock file {path})"
+            ) from None
+        old = cls._read(path)
+        if old and (old.get("pid") != os.getpid() or old.get("host") != socket.gethostname()):
+            # The kernel released the lock, so its holder is gone: say whose lock is taken over.
+            alive = old.get("host") == socket.gethostname() and isinstance(old.get("pid"), int) and _pid_alive(old["pid"])
+            note = "" if not alive else " (that pid is alive but holds no lock)"
+            print(
+                f"toptraj: taking over the stale lock of {root} left by pid {old.get('pid')} on host "
+                f"{old.get('host')} since {old.get('since')}{note}",
+                file=sys.stderr,
+            )
+        info = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": _now()})
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, info.encode(), 0)
+        os.fsync(fd)
+        cls._held[key] = [fd, 1]
+        return key
+
+    @classmethod
+    def release(cls, key: str) -> None:
+        entry = cls._held.get(key)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] == 0:
+            del cls._held[key]
+            # The file is left in place (unlinking it would race with a waiting driver); closing
+            # the descriptor releases the flock.
+            os.close(entry[0])
+
+    @staticmethod
+    def _read(path: Path) -> dict:
+        try:
+            data = json.loads(path.read_text() or "{}")
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @classmethod
+    def _describe(cls, path: Path) -> str:
+        info = cls._read(path)
+        if not info:
+            return "holder unknown"
+        return f"pid {info.get('pid')} on host {info.get('host')} since {info.get('since')}"
+
+
 class Store:
     """A store folder: run files keyed by config hash plus the catalog.
 
@@ -210,17 +341,44 @@ class Store:
             raise ValueError(f"root must be a folder, got the file {str(self.root)!r}")
         self.root.mkdir(parents=True, exist_ok=True)
         self.catalog_path = self.root / CATALOG
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per batch.
-        self._db = sqlite3.connect(self.catalog_path, timeout=60.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a commit survives a killed process (it is in the OS cache); only a
-        # power cut can lose the last commits, which then simply run again.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._lock_key: str | None = None
+        self._db = None
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per batch.
+            self._db = sqlite3.connect(self.catalog_path, timeout=60.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a commit survives a killed process (it is in the OS cache); only a
+            # power cut can lose the last commits, which then simply run again.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            if self._db is not None:
+                self._db.close()
+            raise self._damaged(exc) from None
+
+    def _damaged(self, exc: Exception) -> StoreError:
+        return StoreError(
+            f"{self.catalog_path}: damaged or not a toptraj catalog ({type(exc).__name__}: {exc}); "
+            "move it away to start a new store"
+        )
 
     # -- lifecycle -------------------------------------------------------------------------------
+    def lock(self) -> None:
+        """Take the store's driver lock (done by the first write); StoreLockedError if another process holds it."""
+        if self._lock_key is None:
+            self._lock_key = _StoreLock.acquire(self.root)
+
+    @property
+    def locked(self) -> bool:
+        """Whether this Store holds the driver lock."""
+        return self._lock_key is not None
+
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
+        if self._lock_key is not None:
+            _StoreLock.release(self._lock_key)
+            self._lock_key = None
 
     def __enter__(self) -> Store:
         return self
@@ -234,10 +392,11 @@ class Store:
     # -- writing (driver only) -------------------------------------------------------------------
     def register_sweep(self, sweep_id: str, config: Mapping[str, Any], keys: Sequence[str], name: str = "") -> None:
         """Record a sweep's config and the ordered list of its run keys (idempotent)."""
+        self.lock()
         with self._transaction() as db:
             db.execute(
                 "INSERT OR IGNORE INTO sweeps (sweep_id, name, config, n_runs, created) VALUES (?, ?, ?, ?, ?)",
-                (sweep_id, name, json.dumps(config, sort_keys=True), len(keys), _now()),
+                (sweep_id, name, dumps_strict(config, sort_keys=True), len(keys), _now()),
             )
             db.executemany(
                 "INSERT OR IGNORE INTO sweep_runs (sweep_id, idx, key) VALUES (?, ?, ?)",
@@ -250,6 +409,7 @@ class Store:
         Each result is a mapping with keys ``key, generator, function, version, params, seed, axis,
         options, status, files, checksums, duration, write_time, error, traceback, host``.
         """
+        self.lock()
         rows = []
         for r in results:
             if r["status"] not in STATUSES:
@@ -257,9 +417,9 @@ class Store:
             rows.append(
                 (
                     r["key"], r["generator"], r["function"], str(r["version"]),
-                    json.dumps(r["params"], sort_keys=True), r["seed"],
-                    json.dumps(r["axis"], sort_keys=True), json.dumps(r.get("options", {}), sort_keys=True),
-                    r["status"], json.dumps(list(r.get("files", []))), json.dumps(list(r.get("checksums", []))),
+                    dumps_strict(r["params"], sort_keys=True), r["seed"],
+                    dumps_strict(r["axis"], sort_keys=True), dumps_strict(r.get("options", {}), sort_keys=True),
+                    r["status"], dumps_strict(list(r.get("files", []))), dumps_strict(list(r.get("checksums", []))),
                     r.get("duration"), r.get("write_time"), r.get("error"), r.get("traceback"),
                     r.get("host") or socket.gethostname(), _now(),
                 )
@@ -269,40 +429,85 @@ class Store:
 
     def _transaction(self):
         db = self._db
+        store = self
 
         class _Tx:
             def __enter__(self_inner):
-                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                except sqlite3.DatabaseError as exc:
+                    raise store._damaged(exc) from None
                 return db
 
             def __exit__(self_inner, exc_type, exc, tb):
-                db.execute("ROLLBACK" if exc_type else "COMMIT")
+                try:
+                    db.execute("ROLLBACK" if exc_type else "COMMIT")
+                except sqlite3.DatabaseError as err:
+                    if exc_type is None:
+                        raise store._damaged(err) from None
+                if isinstance(exc, sqlite3.DatabaseError):
+                    raise store._damaged(exc) from None
                 return False
 
         return _Tx()
 
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        """Rows of a read query; a damaged catalog becomes a one-line StoreError."""
+        try:
+            cur = self._db.execute(sql, args)
+            names = [d[0] for d in cur.description] if cur.description else []
+            return [names, *cur.fetchall()]
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
+
+    def _decode_row(self, row: dict) -> dict:
+        """Decode a row's JSON columns and check the file list against the writing protocol."""
+        key = row.get("key")
+        where = f"{self.catalog_path}: run {str(key)[:16]!r}"
+        if not isinstance(key, str) or not _KEY_RE.match(key):
+            raise StoreError(f"{where}: key must be 64 hex digits (a sha256); the catalog is damaged or crafted")
+        for col in ("params", "axis", "options", "files", "checksums"):
+            try:
+                row[col] = json.loads(row[col])
+            except (TypeError, ValueError, RecursionError):
+                raise StoreError(f"{where}: column {col!r} is not valid JSON; the catalog is damaged") from None
+        files, sums = row["files"], row["checksums"]
+        if not (isinstance(files, list) and isinstance(sums, list) and len(files) == len(sums)):
+            raise StoreError(f"{where}: files and checksums must be lists of equal length; the catalog is damaged")
+        if files:
+            expected = run_relpaths(key, len(files))
+            for i, rel in enumerate(files):
+                resolve_inside(self.root, rel, f"{where}: files[{i}]")
+                if rel != expected[i]:
+                    raise StoreError(
+                        f"{where}: files[{i}] = {rel!r} is not the run's own file {expected[i]!r}; "
+                        "a catalog may only name files of its runs"
+                    )
+        if not all(isinstance(c, str) for c in sums):
+            raise StoreError(f"{where}: checksums must be hex strings; the catalog is damaged")
+        if row.get("status") not in STATUSES:
+            raise StoreError(f"{where}: status {row.get('status')!r} is not one of {list(STATUSES)}")
+        return row
+
     # -- reading ---------------------------------------------------------------------------------
     def rows(self, keys: Iterable[str] | None = None) -> dict[str, dict]:
         """Catalog rows as dicts (JSON columns decoded), by key; all rows if ``keys`` is None."""
-        cur = self._db.execute("SELECT * FROM runs")
-        names = [d[0] for d in cur.description]
+        names, *values_list = self._query("SELECT * FROM runs")
         wanted = None if keys is None else set(keys)
         out = {}
-        for values in cur:
+        for values in values_list:
             row = dict(zip(names, values, strict=True))
             if wanted is not None and row["key"] not in wanted:
                 continue
-            for col in ("params", "axis", "options", "files", "checksums"):
-                row[col] = json.loads(row[col])
-            out[row["key"]] = row
+            out[row["key"]] = self._decode_row(row)
         return out
 
     def verify_row(self, row: Mapping[str, Any]) -> str | None:
         """Why a ``done`` row's files cannot be trusted (missing or hash mismatch), or None if intact."""
         if not row["files"]:
             return "no files recorded"
-        for rel, expected in zip(row["files"], row["checksums"], strict=True):
-            path = self.root / rel
+        for i, (rel, expected) in enumerate(zip(row["files"], row["checksums"], strict=True)):
+            path = resolve_inside(self.root, rel, f"{self.catalog_path}: run {str(row.get('key'))[:16]!r}: files[{i}]")
             if not path.is_file():
                 return f"{rel}: missing"
             if file_sha256(path) != expected:
@@ -311,19 +516,24 @@ class Store:
 
     def sweep_keys(self, sweep_id: str) -> list[str]:
         """Ordered run keys of a registered sweep."""
-        cur = self._db.execute("SELECT key FROM sweep_runs WHERE sweep_id = ? ORDER BY idx", (sweep_id,))
-        keys = [k for (k,) in cur]
+        _, *rows = self._query("SELECT key FROM sweep_runs WHERE sweep_id = ? ORDER BY idx", (sweep_id,))
+        keys = [k for (k,) in rows]
         if not keys:
-            known = [s for (s,) in self._db.execute("SELECT sweep_id FROM sweeps")]
+            known = [s for (s,) in self._query("SELECT sweep_id FROM sweeps")[1:]]
             raise ValueError(f"sweep_id {sweep_id!r} is not in {self.root}; known sweeps: {known}")
         return keys
 
     def sweeps(self) -> list[dict]:
         """Registered sweeps: sweep_id, name, n_runs, created, config (decoded)."""
-        cur = self._db.execute("SELECT sweep_id, name, n_runs, created, config FROM sweeps ORDER BY created")
-        return [
-            {"sweep_id": s, "name": n, "n_runs": k, "created": c, "config": json.loads(cfg)} for s, n, k, c, cfg in cur
-        ]
+        _, *rows = self._query("SELECT sweep_id, name, n_runs, created, config FROM sweeps ORDER BY created")
+        out = []
+        for s, n, k, c, cfg in rows:
+            try:
+                config = json.loads(cfg)
+            except (TypeError, ValueError, RecursionError):
+                raise StoreError(f"{self.catalog_path}: sweep {s!r}: config is not valid JSON; the catalog is damaged") from None
+            out.append({"sweep_id": s, "name": n, "n_runs": k, "created": c, "config": config})
+        return out
 
     def load(self, keys: Sequence[str], missing: str = "raise") -> TrajectorySet:
         """Trajectories of the given runs, in order, as a TrajectorySet.
@@ -361,7 +571,7 @@ class Store:
             problem = self.verify_row(row)
             if problem is not None:
                 raise StoreError(f"{self.root}: run {k[:12]}: {problem}; resume the sweep to re-run it")
-            out.extend(load_trajectory(self.root / rel) for rel in row["files"])
+            out.extend(load_trajectory(self.root / rel) for rel in row["files"])  # names checked in rows()
         return TrajectorySet(out)
 
     def load_sweep(self, sweep_id: str, missing: str = "raise") -> TrajectorySet:
@@ -377,6 +587,20 @@ class Store:
         """
         import pandas as pd
 
+        try:
+            df = self._catalog_frame(pd, sweep_id)
+        except (sqlite3.DatabaseError, getattr(pd.errors, "DatabaseError", sqlite3.DatabaseError)) as exc:
+            raise self._damaged(exc) from None
+        if expand_params and len(df):
+            try:
+                decoded = [json.loads(p) if isinstance(p, str) else {} for p in df["params"]]
+            except (ValueError, RecursionError):
+                raise StoreError(f"{self.catalog_path}: a params column is not valid JSON; the catalog is damaged") from None
+            params = pd.DataFrame([p if isinstance(p, dict) else {} for p in decoded], index=df.index)
+            df = pd.concat([df, params.add_prefix("param.")], axis=1)
+        return df
+
+    def _catalog_frame(self, pd, sweep_id):
         with contextlib.closing(sqlite3.connect(self.catalog_path)) as con:
             if sweep_id is None:
                 df = pd.read_sql("SELECT * FROM runs ORDER BY finished", con)
@@ -390,9 +614,6 @@ class Store:
                 )
                 df = df.loc[:, ~df.columns.duplicated()]
                 df["status"] = df["status"].fillna("pending")
-        if expand_params and len(df):
-            params = pd.DataFrame([json.loads(p) if isinstance(p, str) else {} for p in df["params"]], index=df.index)
-            df = pd.concat([df, params.add_prefix("param.")], axis=1)
         return df
 
     def clean_temporary(self, older_than: float = 3600.0) -> int:
@@ -401,6 +622,7 @@ class Store:
         The age limit protects another process that is writing into the same store right now.
         Returns the number of files removed.
         """
+        self.lock()
         cutoff = time.time() - older_than
         n = 0
         runs = self.root / RUNS_DIR

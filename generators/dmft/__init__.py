@@ -71,6 +71,7 @@ from generators.dmft.params import (  # noqa: F401
     _step_times,
     compute_exponent,
     data_exponent,
+    estimate_memory_bytes,
     model_exponent,
     time_exponent,
 )

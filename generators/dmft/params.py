@@ -18,6 +18,8 @@ SOURCE = "dmft"
 OPTIMIZERS = ("flow", "gd", "sgd", "momentum")
 DEFAULT_NODES = 20  # upper-half Talbot nodes; 12..28 agree to ~1e-8 on the spec's checks
 DEFAULT_EXACT_MODES: int | None = 4096  # modes beyond are summed by quadrature (theory_spectrum)
+_MAX_SIGMA = 1e150  # sigma^2 enters every loss: keep it below 1e300
+_THEORY_TIME_CHUNK = 4  # theory._TIME_CHUNK
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class DMFTParams:
         check_number("M", self.M, low=1, integer=True)
         check_number("N", self.N, low=0.0, low_open=True, allow_inf=True)
         check_number("P", self.P, low=0.0, low_open=True, allow_inf=True)
-        check_number("sigma", self.sigma, low=0.0)
+        check_number("sigma", self.sigma, low=0.0, high=_MAX_SIGMA)  # sigma^2 finite
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         if self.optimizer in ("gd", "sgd"):
             if self.lr is None:
@@ -134,3 +136,45 @@ def _step_times(times: np.ndarray, lr: float) -> np.ndarray:
     """Times rounded to whole steps of size lr (t = lr * step, step >= 1), duplicates dropped."""
     steps = np.unique(np.maximum(np.rint(times / lr), 1.0))
     return steps * lr
+
+
+def estimate_memory_bytes(params: DMFTParams, n_times, function: str | None = None) -> int:
+    """Peak memory (bytes) of :func:`~generators.dmft.solve` or :func:`~generators.dmft.simulate`; an estimate.
+
+    Parameters
+    ----------
+    params : DMFTParams
+    n_times : int or array
+        Number of times (or the times array).
+    function : {"solve", "simulate", None}
+        None gives the larger of the two.
+
+    Notes
+    -----
+    solve: the double Talbot sum works on blocks of 4 times, each holding about 6 complex
+    (2 n_nodes) x n_nodes x M' matrices, M' = M or, beyond 2 * 4096 modes, 4096 exact modes plus a
+    quadrature of a few hundred nodes. simulate: the data Psi (P x M), E feature matrices A
+    (N x M), F (P x N) and its SVD, the residual path (n_times x M), and an M x M identity when
+    N = inf; simulate also computes the labels (t_x, t_of) with the theory, so it needs at least
+    what solve needs.
+    """
+    n = int(np.size(n_times)) if not np.isscalar(n_times) else int(n_times)
+    M = int(params.M)
+    m_eff = M if M <= 2 * DEFAULT_EXACT_MODES else DEFAULT_EXACT_MODES + 1024
+    theory = 16 * 8 * (2 * DEFAULT_NODES) * m_eff * _THEORY_TIME_CHUNK  # ~8 complex node-pair blocks
+    theory += 8 * (8 * m_eff + 8 * n)
+    N = None if np.isinf(params.N) else int(params.N)
+    P = None if np.isinf(params.P) else int(params.P)
+    sim = 8 * (3 * n * M + 4 * M)  # the residual path and its update temporaries
+    if P is not None and params.optimizer != "sgd":
+        sim += 8 * (2 * P * M + 2 * n * P)  # Psi (drawn, then scaled: two copies) and the train path
+    if N is not None:
+        sim += 8 * (int(params.ensemble) + 2) * N * M  # E feature matrices, A^T/sqrt(N) and Z = A^T V
+    else:
+        sim += 8 * 2 * M * M  # the identity in place of A^T, and Z
+    if N is not None and P is not None:
+        sim += 8 * 4 * N * P  # F, U and the SVD's workspace
+    sim = max(sim, theory)  # simulate also computes the labels with the theory
+    if function == "solve":
+        return int(theory)
+    return int(sim)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import toptraj
-from generators import exponent_sets
 from generators.dmft.ground_truth import overfitting_onset, width_crossover
 from generators.dmft.params import DEFAULT_EXACT_MODES, DEFAULT_NODES, DMFTParams, time_exponent
 from generators.dmft.simulation import simulate
@@ -59,6 +58,20 @@ class SimulateOptions:
     backend: Literal["numpy", "torch"] | None = None
 
 
+def study_single(*args, **kwargs):
+    """:func:`generators.exponent_sets.make_single` (imported at call time: it imports this package)."""
+    from generators import exponent_sets
+
+    return exponent_sets.make_single(*args, **kwargs)
+
+
+def study_sweeps(*args, **kwargs):
+    """:func:`generators.exponent_sets.make_sweeps` (imported at call time: it imports this package)."""
+    from generators import exponent_sets
+
+    return exponent_sets.make_sweeps(*args, **kwargs)
+
+
 SPEC = GeneratorSpec(
     name="dmft",
     params=DMFTParams,
@@ -74,5 +87,5 @@ SPEC = GeneratorSpec(
     description="Random-feature model: DMFT theory (Bordelon, Atanasov, Pehlevan, arXiv:2402.01092) and simulation.",
     defaults={"P": math.inf},
     theory={"time_exponent": time_exponent, "overfitting_onset": overfitting_onset, "width_crossover": width_crossover,
-            "study_single": exponent_sets.make_single, "study_sweeps": exponent_sets.make_sweeps},
+            "study_single": study_single, "study_sweeps": study_sweeps},
 )

@@ -37,13 +37,16 @@ default sketch is a sparse sign projection (4 nonzeros per parameter, generated 
 
 Package layout (every name is re-exported here, so ``from generators.networks import X`` is unchanged)
 ------------------------------------------------------------------------------------------------------
-config    TrainConfig, SOURCE and the allowed values, select_device
+config    TrainConfig, SOURCE and the allowed values, select_device, select_precision (mixed precision)
 data      the offline data sets (load_dataset, DataSet); generators._datasets is an alias
 models    build_model: MLP, CNN and transformer with standard or muP parametrisation
 sketches  SparseSketch (the weight-space path) and record_grid
 training  train, checkpoints (CheckpointError), TrainingDivergedError
 ntk       empirical NTK, its spectrum and exponents, ntk_at_init; generators._ntk is an alias
 sweep     sweep analysis: time_exponent_fit, width_exponent, sweep_labels, width_sweep, train_widths
+truth     measured ground truth with seed-bootstrap intervals (measure_sweep, label_sweep, measured_sweep)
+kernels   empirical NTK at init and after training, trace over outputs (kernels_through_training)
+paths     topology of the weight-sketch path (path_topology, topological_onset)
 spec      SPEC: the declaration for ``toptraj generate network`` and sweeps (train, train_widths)
 """
 
@@ -52,9 +55,12 @@ from generators.networks.config import (  # noqa: F401
     DEVICES,
     OPTIMIZERS,
     PARAMETRIZATIONS,
+    PRECISIONS,
     SOURCE,
     TrainConfig,
+    estimate_memory_bytes,
     select_device,
+    select_precision,
 )
 from generators.networks.data import (  # noqa: F401
     DATASETS,
@@ -109,5 +115,5 @@ __all__ = [
     "TrainConfig", "train", "width_sweep", "empirical_ntk_spectrum", "NTKSpectrum", "select_device",
     "build_model", "CheckpointError", "TrainingDivergedError", "sweep_labels", "local_width_exponent",
     "crossover_time", "width_exponent", "time_exponent_fit", "overfitting_onset", "record_grid",
-    "SparseSketch", "ntk_at_init", "train_widths", "SPEC", "SOURCE",
+    "SparseSketch", "ntk_at_init", "train_widths", "SPEC", "SOURCE", "select_precision",
 ]

@@ -13,6 +13,7 @@ ARCHS = ("mlp", "cnn", "transformer")
 PARAMETRIZATIONS = ("standard", "mup")
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,10 @@ class TrainConfig:
         Seed of the parameter sketch.
     device : {"auto", "cpu", "cuda"}
         "auto": cuda if available.
+    precision : {"auto", "fp32", "bf16", "fp16"}
+        Training-step arithmetic: "auto" (fp32 on CPU; on CUDA bf16 where supported, else fp16),
+        "fp32", "bf16" (torch.autocast) or "fp16" (autocast with a GradScaler; CUDA only). Records
+        (losses, norms, sketch) are always evaluated in fp32.
     """
 
     dataset: Literal["mnist1d", "digits", "text"] = "mnist1d"
@@ -90,6 +95,7 @@ class TrainConfig:
     projection_dim: int = 256
     projection_seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
 
     def __post_init__(self) -> None:
         check_choice("dataset", self.dataset, DATASETS)
@@ -126,6 +132,7 @@ class TrainConfig:
         check_number("projection_dim", self.projection_dim, low=0, integer=True)
         check_seed("projection_seed", self.projection_seed)
         check_choice("device", self.device, DEVICES)
+        check_choice("precision", self.precision, PRECISIONS)
 
     @property
     def sizes(self) -> tuple[int, int]:
@@ -145,3 +152,63 @@ def select_device(preference: str = "auto") -> str:
     if preference == "cpu":
         return "cpu"
     return "cuda" if available else "cpu"
+
+
+_INPUT_DIM = {"mnist1d": 40, "digits": 64, "text": 1}  # features per sample (text: token ids)
+_N_OUT = {"mnist1d": 10, "digits": 10, "text": 128}  # classes (text: an upper bound on the vocabulary)
+
+
+def estimate_memory_bytes(config: TrainConfig, n_times=None, function: str | None = None) -> int:
+    """Peak memory (bytes) of one :func:`~generators.networks.train` run on the CPU; an estimate (factor ~2).
+
+    Parameters
+    ----------
+    config : TrainConfig
+    n_times : int, array or None
+        Unused (the record grid is ``config.n_record``); accepted for a uniform signature.
+    function : str or None
+        Unused (one run function).
+
+    Notes
+    -----
+    Parameters: depth width^2 (mlp), 5 depth width^2 (cnn, kernel 5) or 12 depth width^2
+    (transformer) plus the input and output layers; float32, five copies (weights, gradients,
+    two Adam moments, one spare). The parameter sketch stores 4 (int64 row, float32 sign) pairs per
+    parameter (48 bytes). Activations: batch x width x depth (x context for the transformer),
+    times 4 for the backward pass. Data: n_train + n_test samples.
+    """
+    w, depth = int(config.width), int(config.depth)
+    d_in, d_out = _INPUT_DIM[config.dataset], _N_OUT[config.dataset]
+    per_layer = {"mlp": 1, "cnn": 5, "transformer": 12}[config.arch]
+    n_params = depth * per_layer * w * w + w * (d_in + d_out + (config.context if config.arch == "transformer" else 0))
+    if config.arch == "cnn":
+        n_params += w * d_in * d_out  # flattened conv features into the classifier
+    weights = 4 * 5 * n_params
+    sketch = 48 * n_params if config.projection_dim > 0 else 0
+    ctx = config.context if config.arch == "transformer" else (d_in if config.arch == "cnn" else 1)
+    acts = 16 * config.batch_size * w * depth * ctx
+    if config.arch == "transformer":  # attention scores, batch x heads x context^2 per block
+        acts += 16 * config.batch_size * config.n_heads * ctx * ctx * depth
+    n_train, n_test = config.sizes
+    data = 4 * (n_train + n_test) * max(d_in, config.context if config.arch == "transformer" else 0) * 2
+    records = 8 * int(config.n_record) * (int(config.projection_dim) + 16)
+    return int(weights + sketch + acts + data + records + 200_000_000)  # + torch's own footprint
+
+
+def select_precision(precision: str, device: str) -> tuple[str, bool]:
+    """The autocast dtype name for a run ('fp32' = no autocast) and whether a GradScaler is used.
+
+    'auto' is fp32 on CPU (the tested path: bit-reproducible) and bf16 on a CUDA device that
+    supports it, else fp16. fp16 needs CUDA (a loss scaler guards its small exponent range).
+    """
+    check_choice("precision", precision, PRECISIONS)
+    check_choice("device", device, ("cpu", "cuda"))
+    if precision == "auto":
+        if device == "cpu":
+            return "fp32", False
+        import torch
+
+        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision == "fp16" and device != "cuda":
+        raise ValueError("precision='fp16' needs device='cuda' (a GradScaler); use 'bf16' or 'fp32' on CPU")
+    return precision, precision == "fp16"

@@ -115,6 +115,7 @@ def width_sweep(
     ntk_samples: int = 1000,
     num_threads: int = 1,
     progress: Callable[[int], None] | None = None,
+    n_boot: int = 1000,
 ) -> TrajectorySet:
     """Train ``config`` at every width and seed; attach measured ground truth to every run.
 
@@ -126,13 +127,19 @@ def width_sweep(
     ntk_samples : training samples for the empirical NTK of the widest net at initialisation
         (first seed); 0 skips it (no a, b labels)
     num_threads, progress : as in :func:`train`
+    n_boot : seed resamples for the intervals of :func:`generators.networks.truth.measure_sweep`
 
     Returns
     -------
-    TrajectorySet in width-major order. Labels: N, P, t_of (per run), t_x (per width, NaN where
-    undefined), time_exponent, width_exponent_early/late, a and b (if ntk_samples > 0). The
-    provenance holds ``sweep`` (windows, fit ranges, NTK summary).
+    TrajectorySet in width-major order. Labels from :mod:`generators.networks.truth` (measured by
+    stated rules, intervals in ``provenance["truth"]``): N, P, t_of (the run's own pair),
+    time_exponent (test loss of the run's width), model_exponent (plateau width exponent), t_x
+    (per width, L(t, inf) extrapolated; NaN with a reason where not determinable); and
+    width_exponent_early/late (widest run as the reference), a and b (if ntk_samples > 0). The
+    provenance also holds ``sweep`` (windows, fit ranges, NTK summary).
     """
+    from generators.networks.truth import label_sweep
+
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
     widths = [check_number("widths", w, low=1, integer=True) for w in widths]
@@ -152,15 +159,14 @@ def width_sweep(
     ntk = None
     if ntk_samples:
         ntk = ntk_at_init(replace(config, width=widths[-1]), seeds[0], ntk_samples, num_threads=num_threads)
-    shared = {k: summary[k] for k in ("time_exponent", "width_exponent_early", "width_exponent_late")}
+    shared = {k: summary[k] for k in ("width_exponent_early", "width_exponent_late")}
     if ntk is not None:
         shared.update(a=ntk.a, b=ntk.b)
     sweep_info = {k: summary[k] for k in ("windows", "widths")}
     sweep_info["ntk"] = None if ntk is None else {**ntk.to_dict(), "width": widths[-1], "seed": seeds[0]}
     out = []
-    for t in runs:
-        labels = {**t.labels, **shared, "t_x": summary["t_x"].get(int(t.params["width"]), math.nan)}
-        out.append(replace(t, labels=labels, provenance={**t.provenance, "sweep": sweep_info}))
+    for t in label_sweep(runs, n_boot=n_boot):
+        out.append(replace(t, labels={**t.labels, **shared}, provenance={**t.provenance, "sweep": sweep_info}))
     return TrajectorySet(out)
 
 

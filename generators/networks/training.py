@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generators.networks.config import SOURCE, TrainConfig, select_device
+from generators.networks.config import SOURCE, TrainConfig, select_device, select_precision
 from generators.networks.data import DataSet, load_dataset
 from generators.networks.models import _role_multipliers, build_model
 from generators.networks.sketches import _SKETCH_NNZ, SparseSketch, record_grid
@@ -147,8 +147,16 @@ class _Run:
         return np.concatenate([[tr_loss, te_loss, tr_acc, te_acc, grad_norm, pnorm], proj])
 
 
+def _config_dict(config: TrainConfig) -> dict:
+    """asdict(config) without fields added later at their default (old runs stay resumable)."""
+    d = asdict(config)
+    if d.get("precision") == "auto":
+        del d["precision"]
+    return d
+
+
 def _config_json(config: TrainConfig) -> str:
-    return json.dumps(asdict(config), sort_keys=True)
+    return json.dumps(_config_dict(config), sort_keys=True)
 
 
 def _load_checkpoint(path: Path, config: TrainConfig, seed: int, device: str) -> dict:
@@ -217,13 +225,16 @@ def train(
     num_threads = check_number("num_threads", num_threads, low=1, integer=True)
     save_set = {check_number("save_steps", s, low=1, high=config.steps, integer=True) for s in save_steps}
     device = select_device(config.device)
+    amp, use_scaler = select_precision(config.precision, device)
+    amp_dtype = {"fp32": None, "bf16": "bfloat16", "fp16": "float16"}[amp]
     run_path = Path(run_dir) if run_dir is not None else None
     if run_path is not None and (run_path / "trajectory.npz").exists():
         try:
             done = load_trajectory(run_path / "trajectory.npz")
         except StoreError as exc:
             raise CheckpointError(f"{exc}; the file was left in place") from None
-        if {k: done.params.get(k) for k in asdict(config)} != asdict(config) or done.seed != seed:
+        want = _config_dict(config)
+        if {k: done.params.get(k) for k in want} != want or done.seed != seed:
             raise CheckpointError(f"{run_path / 'trajectory.npz'}: finished run of another config or seed")
         return done
 
@@ -232,6 +243,8 @@ def train(
     t_start = time.perf_counter()
     try:
         run = _Run(config, seed, device)
+        scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+        autocast = (lambda: torch.autocast(device_type=device, dtype=getattr(torch, amp_dtype))) if amp_dtype else None
         grid = record_grid(config.steps, config.n_record)
         rows: list[np.ndarray] = []
         start_step, resumed_from = 0, None
@@ -241,6 +254,8 @@ def train(
             run.model.load_state_dict(state["model"])
             run.opt.load_state_dict(state["optimizer"])
             run.batch_gen.set_state(state["batch_rng"].cpu())
+            if scaler is not None and "scaler" in state:
+                scaler.load_state_dict(state["scaler"])
             start_step = resumed_from = int(state["step"])
             rows = list(state["rows"].cpu().numpy())
             if progress is not None:
@@ -252,16 +267,26 @@ def train(
         for step in range(start_step + 1, config.steps + 1):
             x, y = run.batch(step)
             run.opt.zero_grad(set_to_none=True)
-            loss = run.loss(x, y)
+            if autocast is None:
+                loss = run.loss(x, y)
+            else:
+                with autocast():
+                    loss = run.loss(x, y)
             loss_value = float(loss.detach())
             if not math.isfinite(loss_value):
                 stopped = {"step": step, "reason": f"non-finite training loss ({loss_value}) at step {step}"}
                 break
-            loss.backward()
+            (loss if scaler is None else scaler.scale(loss)).backward()
+            if scaler is not None:
+                scaler.unscale_(run.opt)  # true gradients for the recorded norm
             recording = next_rec < len(grid) and grid[next_rec] == step
             if recording:
                 grad_norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in run.params)))
-            run.opt.step()
+            if scaler is None:
+                run.opt.step()
+            else:
+                scaler.step(run.opt)
+                scaler.update()
             if step in save_set and run_path is not None:
                 weights = {k: v.detach().cpu() for k, v in run.model.state_dict().items()}
                 atomic_write(run_path / f"params_{step:08d}.pt", lambda fh, w=weights: torch.save(w, fh))
@@ -279,6 +304,8 @@ def train(
                         "model": run.model.state_dict(), "optimizer": run.opt.state_dict(),
                         "batch_rng": run.batch_gen.get_state(), "rows": torch.as_tensor(np.array(rows)),
                     }
+                    if scaler is not None:
+                        state["scaler"] = scaler.state_dict()
                     atomic_write(ckpt, lambda fh, s=state: torch.save(s, fh))
                     last_ckpt = step
                 if callback is not None:
@@ -306,7 +333,7 @@ def train(
         times=times, values=values, channels=_channels(config), axis="step", source=SOURCE, params=params,
         seed=seed, labels=labels,
         provenance=provenance.collect(
-            device=device, num_threads=num_threads, n_params=run.n_params, n_train=run.data.n_train,
+            device=device, precision=amp, num_threads=num_threads, n_params=run.n_params, n_train=run.data.n_train,
             n_test=int(run.x_te.shape[0]), n_eval=int(run.x_eval.shape[0]), seconds=round(elapsed, 3),
             resumed_from=resumed_from, stopped=stopped,
             sketch={"kind": "sparse_sign", "nnz": _SKETCH_NNZ, "dim": config.projection_dim},

@@ -83,6 +83,7 @@ from generators.plrf.params import (  # noqa: F401
     SOURCE,
     PLRFParams,
     _trace_d,
+    estimate_memory_bytes,
 )
 from generators.plrf.phases import (  # noqa: F401
     ALPHA_IV,

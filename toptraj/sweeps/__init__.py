@@ -3,6 +3,7 @@
 Command line::
 
     toptraj sweep CONFIG.toml [--out STORE] [--workers N | --scheduler ADDRESS] [--resume] [--driver-writes]
+                  [--force-size]
 
 Python::
 
@@ -56,7 +57,15 @@ Everything is checked before the first run starts (exit status 2 on the command 
 generator, function, parameter, option or axis name; a parameter both fixed and swept; an empty
 grid list or seed list; a bad range (``num < 1``, ``start >= stop``, ``log`` with ``start <= 0``);
 parameter values the Params dataclass rejects; duplicate runs; seeds given to a deterministic
-function.
+function; a path option (the run function's work folder, ``*_dir``, ``*_path``) that is absolute
+or has a ``..`` (path options are resolved inside the store folder, symlinks followed).
+
+Size guards come first, from the lengths alone (nothing is expanded): more than 100 000 runs, or a
+range of more than 10^6 values, is refused in well under a millisecond (``toptraj.guards``); then
+the generator's ``estimate_memory_bytes`` of the largest run is checked against the machine's
+available memory (MemAvailable). ``--force-size`` (``load_config(..., force_size=True)``) skips them.
+One driver at a time: a second ``toptraj sweep`` on the same store is refused while the first
+runs (the store's lock file names the holder; see :mod:`toptraj.store`).
 
 Store, resume and failures
 --------------------------

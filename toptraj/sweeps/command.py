@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from toptraj.exceptions import EXIT_OK, EXIT_RUNS_FAILED, InputError
@@ -28,11 +29,13 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--driver-writes", action="store_true", help="workers return results and this process writes the store (no shared disk)"
     )
+    parser.add_argument("--force-size", action="store_true",
+                        help="skip the size guards (run count, range lengths, memory estimate)")
 
 
 def run_cli(args: argparse.Namespace) -> int:
     """Run `toptraj sweep`; exit status 0 if every run is done, 1 if some failed (InputError: bad config)."""
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, force_size=args.force_size)
     if args.workers is not None:
         check_number("--workers", args.workers, low=1, integer=True)
     out = Path(args.out) if args.out else Path("out") / Path(args.config).stem
@@ -51,9 +54,11 @@ def run_cli(args: argparse.Namespace) -> int:
             result = run_with_dask(cfg, st, args.workers, args.scheduler, not args.driver_writes)
     print(result.summary())
     if result.n_failed:
-        print(f"{result.n_failed} run(s) failed; errors are in the catalog ({out / 'catalog.sqlite'}, table runs)")
         for key, params, seed, error in result.failures[:5]:
             print(f"  {key[:12]} params={params} seed={seed}: {error}")
+        # the one stderr line of exit status 1 (details above and in the catalog)
+        print(f"toptraj sweep: {result.n_failed} of {result.n_runs} run(s) failed; errors are in the catalog "
+              f"({out / 'catalog.sqlite'}, table runs)", file=sys.stderr)
         return EXIT_RUNS_FAILED
     return EXIT_OK
 

@@ -18,9 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from toptraj import guards
 from toptraj.exceptions import InputError
 from toptraj.parameters import convert, describe, instantiate
 from toptraj.registry import GeneratorSpec, RunFunction, available_generators, get_generator
+from toptraj.store import resolve_inside
 from toptraj.trajectory import Trajectory, jsonable
 from toptraj.validation import check_increasing, check_number
 
@@ -128,6 +130,7 @@ def _read_toml(path: Path) -> dict:
             ) from None
     if not path.is_file():
         raise InputError(f"config: {str(path)!r} is not a file")
+    guards.check_file_size(path, guards.MAX_CONFIG_BYTES)
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
@@ -259,8 +262,13 @@ def _options(fn: RunFunction, options: dict) -> dict:
     return converted
 
 
+def is_path_option(fn: RunFunction, name: str) -> bool:
+    """Options naming a file or folder (the function's ``work_dir``, ``*_dir``, ``*_path``): confined to the store."""
+    return name == fn.work_dir or name.endswith(("_dir", "_path", "_file")) or name in ("dir", "path", "file")
+
+
 def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig,
-                generator: GeneratorSpec | None = None) -> SweepConfig:
+                generator: GeneratorSpec | None = None, force_size: bool = False) -> SweepConfig:
     """Read and validate a sweep config; nothing is run.
 
     Parameters
@@ -270,6 +278,10 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig,
     generator : GeneratorSpec or None
         A spec object to use instead of resolving the config's ``generator`` name through the
         registry (a generator that is not installed; its name must match the config's if given).
+    force_size : bool
+        Skip the size guards (``--force-size``): the run count (at most ``guards.MAX_RUNS``,
+        counted from the lengths before anything is expanded), the length of each range, and the
+        memory estimate of the largest run against the machine's available memory.
 
     Raises
     ------
@@ -289,6 +301,8 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig,
     unknown = sorted(set(raw) - set(CONFIG_KEYS))
     if unknown:
         raise InputError(f"config: unknown key(s) {unknown}; allowed {list(CONFIG_KEYS)}")
+    config_name = str(source) if isinstance(source, (str, os.PathLike)) else "config"
+    guards.check_sweep_config(raw, config_name, force=force_size)  # before anything is expanded
     if isinstance(raw.get("generator"), GeneratorSpec):
         generator, raw["generator"] = raw["generator"], raw["generator"].name
     if generator is not None:
@@ -328,6 +342,9 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig,
     axis, axis_call = _axis(spec, axis_spec)
     if fn.seed == "none" and seeds != [None]:
         raise InputError(f"seeds: {fn.qualname} takes no seed (it is deterministic); remove seeds")
+    for opt, value in options.items():
+        if is_path_option(fn, opt):  # resolved inside the store at run time; here only its form
+            resolve_inside(Path("/store"), value, f"{config_name}: options.{opt}")
     call_options = _options(fn, options)
     defaults = spec.param_defaults(fn)
     if spec.axis is not None and spec.axis.select:  # the swept field is replaced along the axis
@@ -335,6 +352,7 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig,
 
     names = list(grid)
     runs = []
+    largest = (0, None)
     for point in itertools.product(*(grid[k] for k in names)):
         values = {**defaults, **fixed, **dict(zip(names, point, strict=True))}
         kwargs = {k: convert(fields[k], v) for k, v in values.items()}
@@ -342,6 +360,9 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig,
             params = instantiate(spec.params, kwargs)
         except (TypeError, ValueError) as exc:
             raise InputError(f"grid point {dict(zip(names, point, strict=True))}: {exc}") from None
+        est = guards.params_memory_estimate(params, axis_call[-1] if axis_call else None, fn.name, axis.get("name"))
+        if est is not None and est > largest[0]:
+            largest = (est, values)
         full = jsonable(dataclasses.asdict(params))
         for seed in seeds:
             payload = {
@@ -350,6 +371,8 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig,
             }
             runs.append(RunSpec(key=run_key(payload), **payload, spec=spec, call_params=params,
                                 call_axis=tuple(axis_call), call_options=call_options))
+    if largest[1] is not None:
+        guards.check_memory(largest[0], f"{config_name}: a {gname}.{fn.name} run with {largest[1]}", force=force_size)
     keys = [r.key for r in runs]
     if len(set(keys)) != len(keys):
         dup = next(r for i, r in enumerate(runs) if r.key in keys[:i])

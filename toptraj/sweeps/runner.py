@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from toptraj.exceptions import InputError
-from toptraj.store import Store, sync_files, write_run_files
-from toptraj.sweeps.config import RunSpec, SweepConfig, load_config
+from toptraj.store import Store, resolve_inside, sync_files, write_run_files
+from toptraj.sweeps.config import RunSpec, SweepConfig, is_path_option, load_config
 from toptraj.trajectory import Trajectory, TrajectorySet
 from toptraj.validation import check_number
 
@@ -48,7 +48,7 @@ def execute_run(run: RunSpec, root: str | None, durable: bool = True) -> dict:
     result["host"] = socket.gethostname()
     t0 = time.perf_counter()
     try:
-        trajectories = run.execute()
+        trajectories = _confine_paths(run, root).execute()
     except Exception as exc:  # failure isolation: record and go on
         result.update(status="failed", duration=time.perf_counter() - t0, error=f"{type(exc).__name__}: {exc}")
         result["traceback"] = traceback.format_exc()
@@ -90,6 +90,20 @@ def _sync_batch(root: str | os.PathLike, results: list[dict]) -> None:
     for r in results:
         if r["status"] == "done" and r["write_time"] is not None:
             r["write_time"] += share  # each run carries its share of the batch's sync
+
+
+def _confine_paths(run: RunSpec, root: str | None) -> RunSpec:
+    """The run with its path options (e.g. the network's ``run_dir``) resolved inside the store ``root``."""
+    fn = run.spec.function(run.function)
+    paths = [k for k, v in run.call_options.items() if v is not None and is_path_option(fn, k)]
+    if not paths:
+        return run
+    if root is None:
+        raise InputError(f"options {paths} need the store folder on the worker; drop --driver-writes")
+    opts = dict(run.call_options)
+    for k in paths:
+        opts[k] = str(resolve_inside(root, opts[k], f"options.{k}"))
+    return dataclasses.replace(run, call_options=opts)
 
 
 def _write(result: dict, root: str | os.PathLike, trajectories: list[Trajectory], durable: bool = True) -> dict:
