@@ -441,3 +441,70 @@ def test_deterministic_equivalent_refuses_infeasible():
         volterra(PLRFParams(0.7, 0.7, 16), [1, 2], seed=None)
     with pytest.raises(UnstableStepError, match="unstable"):
         volterra(PLRFParams(0.7, 0.7, 64, lr=2.0), [1, 2], seed=None)
+
+
+# -- performance paths: same numbers as the reference routes -------------------------------------
+def test_spectrum_without_vectors_matches_full_eigh_and_is_shared_across_lr():
+    p = PLRFParams(0.8, 0.6, 48)
+    fast = plrf.spectrum(p, 3)
+    full = plrf.spectrum(p, 3, vectors=True)
+    assert fast.vecs is None and full.vecs.shape == (48, 48)
+    np.testing.assert_allclose(fast.lam, full.lam, rtol=1e-10, atol=1e-14 * full.lambda_max)
+    np.testing.assert_allclose(fast.weights, full.weights, rtol=1e-6, atol=1e-14 * full.p0)
+    assert fast.p_frozen == pytest.approx(full.p_frozen, rel=1e-8, abs=1e-14)
+    # the learning rate and batch size are not part of the cache key: the same object comes back
+    assert plrf.spectrum(PLRFParams(0.8, 0.6, 48, lr=1e-3, batch=2), 3) is fast
+
+
+def test_float32_spectrum_close_to_float64():
+    p = PLRFParams(0.7, 0.7, 200)
+    r = np.unique(np.round(np.geomspace(1, 1e5, 40)))
+    a = volterra(p, r, seed=1).channel("loss")
+    t = volterra(p, r, seed=1, dtype="float32")
+    assert t.provenance["solver"]["dtype"] == "float32"
+    rel = np.max(np.abs(t.channel("loss") / a - 1))
+    assert 0 < rel < 1e-2  # float32 rounding shows, but stays far below the W-to-W spread
+    with pytest.raises(ValueError, match="dtype"):
+        volterra(p, r, seed=1, dtype="float16")
+    with pytest.raises(ValueError, match="dtype"):
+        plrf.spectrum(p, 1, dtype="half")
+
+
+@pytest.mark.parametrize("alpha,beta,d,v", [(0.7, 0.7, 64, None), (1.0, 0.75, 100, None), (0.6, 0.3, 64, 640)])
+def test_support_grid_matches_log_grid_reference(alpha, beta, d, v):
+    # the support-fitted quadrature against the previous uniform log grid (1000 points per decade)
+    p = PLRFParams(alpha, beta, d, v=v)
+    new = plrf._de_measure(p)
+    old = plrf._de_measure_loggrid(p)
+    assert new.method == "support-grid" and old.method == "log-grid"
+    assert new.x.shape[0] < old.x.shape[0] / 2
+    r = np.unique(np.round(np.geomspace(1, 1e5, 40)))
+    lr = p.lr
+    for m in (new, old):
+        assert abs(m.rho_w.sum() / d - 1) < 1e-5
+    # F(r) from both measures (the Volterra input); measured agreement <= 3e-4
+    def forcing(m):
+        a = 1 - 2 * lr * m.x + 2 * lr**2 * m.x**2
+        return m.p_inf + np.array([np.sum(m.f_w * a**k) for k in r])
+    np.testing.assert_allclose(forcing(new), forcing(old), rtol=1e-3)
+    assert new.lambda_max <= old.lambda_max * (1 + 1e-3)
+    # the support: the bulk plus one interval per separated outlier, each holding whole eigenvalues
+    j = np.arange(1, p.v + 1.0)
+    intervals = plrf._de_support(j ** (-2 * alpha), d)
+    for a_, b_, _, _ in intervals:
+        inside = (new.x >= a_) & (new.x <= b_)
+        mass = new.rho_w[inside].sum()
+        assert abs(mass - round(mass)) < 1e-5 * max(1, round(mass)) and round(mass) >= 1
+
+
+@pytest.mark.slow
+def test_picard_stops_at_the_rounding_floor_when_the_loss_spans_many_decades():
+    # alpha = 2: P falls by ~1e-6 over 1e6 steps and FFT rounding keeps the pointwise change near
+    # 5e-12 > tol; the iteration used to run 2000 times and raise, it now stops at the floor
+    steps = np.unique(np.round(np.geomspace(1, 1e6, 40)))
+    for seed in (None, 0):
+        t = volterra(PLRFParams(2.0, 1.0, 100), steps, seed=seed)
+        solver = t.provenance["solver"]
+        assert solver["picard_iterations"] < 20 and solver["picard_last_change"] < 1e-9
+        loss = t.channel("loss")
+        assert np.all(np.isfinite(loss)) and np.all(np.diff(loss) <= 0) and loss[-1] < 1e-5 * loss[0]

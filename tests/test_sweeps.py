@@ -465,3 +465,77 @@ def test_network_sweep_equals_direct_call(tmp_path):
     assert (result.n_done, result.n_failed) == (1, 0), result.failures
     want = [train(TrainConfig(**params, width=8), 3)]
     assert _all_same(load_sweep(cfg, tmp_path / "s"), want)
+
+
+# -- batches and group commit ---------------------------------------------------------------------
+def test_chunk_size_follows_the_measured_time_per_run():
+    from toptraj.sweeps.cluster import TASK_SECONDS, chunk_size
+
+    assert chunk_size(None, 1000, 2) == 1  # nothing measured yet: one run per task
+    assert chunk_size(1e-3, 10_000, 2) == int(TASK_SECONDS / 1e-3)  # ~TASK_SECONDS of work per task
+    assert chunk_size(1e-3, 100, 2) == 25  # but at least two tasks left per worker
+    assert chunk_size(10.0, 1000, 2) == 1  # slow runs: one per task
+    assert chunk_size(1e-9, 1, 8) == 1
+
+
+def test_execute_batch_writes_syncs_and_returns_in_order(tmp_path, monkeypatch):
+    from toptraj import store as store_mod
+    from toptraj.store import file_sha256
+    from toptraj.sweeps.runner import execute_batch
+
+    runs = load_config(_config()).runs
+    calls = []
+    real = store_mod.sync_files
+    monkeypatch.setattr("toptraj.sweeps.runner.sync_files", lambda root, files: calls.append(list(files)) or real(root, files))
+    results = execute_batch(runs, str(tmp_path))
+    assert [r["key"] for r in results] == [r.key for r in runs]
+    assert all(r["status"] == "done" for r in results)
+    assert len(calls) == 1 and sorted(calls[0]) == sorted(f for r in results for f in r["files"])  # one sync per batch
+    for r in results:
+        assert [file_sha256(tmp_path / f) for f in r["files"]] == r["checksums"]
+
+
+def test_sync_files_without_syncfs_fsyncs_each_file(tmp_path, monkeypatch):
+    from toptraj import store as store_mod
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(store_mod, "_syncfs", lambda: None)
+    monkeypatch.setattr(store_mod.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    (tmp_path / "runs" / "ab").mkdir(parents=True)
+    for name in ("a.npz", "b.npz"):
+        (tmp_path / "runs" / "ab" / name).write_bytes(b"x")
+    store_mod.sync_files(tmp_path, ["runs/ab/a.npz", "runs/ab/b.npz"])
+    assert len(synced) == 3  # two files and their folder
+    with pytest.raises(OSError):
+        store_mod.sync_files(tmp_path, ["runs/ab/missing.npz"])
+
+
+def test_one_catalog_transaction_per_batch(tmp_path, monkeypatch):
+    import concurrent.futures
+
+    from toptraj.sweeps import runner
+
+    batches = []
+    real = Store.record
+
+    def record(self, results):
+        results = list(results)
+        batches.append(len(results))
+        return real(self, results)
+
+    monkeypatch.setattr(Store, "record", record)
+    cfg = _config(seeds={"start": 0, "stop": 10})
+    monkeypatch.setattr(runner, "BATCH_SECONDS", 60.0)
+    run_sweep(cfg, tmp_path / "a", progress=False)
+    assert batches == [30]  # in-process: every run in one batch, committed once
+    batches.clear()
+    monkeypatch.setattr(runner, "BATCH_SECONDS", 0.0)
+    run_sweep(cfg, tmp_path / "b", progress=False)
+    assert batches == [1] * 30  # a batch closes after every run when its time is up
+    batches.clear()
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        res = run_sweep(cfg, tmp_path / "c", client=ex, progress=False)
+    assert res.n_done == 30 and sum(batches) == 30
+    assert batches[:2] == [1, 1] and max(batches) > 1  # probe tasks of one run, then chunks sized from their time
+    assert _all_same(load_sweep(cfg, tmp_path / "c"), load_sweep(cfg, tmp_path / "a"))

@@ -101,8 +101,13 @@ def _checksum(*arrays: np.ndarray, text: str = "") -> str:
     return h.hexdigest()
 
 
-def atomic_write(path: str | os.PathLike, write) -> Path:
-    """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename it into place."""
+def atomic_write(path: str | os.PathLike, write, fsync: bool = True) -> Path:
+    """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename it into place.
+
+    ``fsync=False`` skips the per-file fsync: the rename still makes the file appear complete or
+    not at all to any process (a killed writer leaves only a hidden temporary file), but a power
+    cut may lose it; the caller then makes it durable itself (see :func:`toptraj.store.sync_files`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -111,7 +116,8 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
-            os.fsync(fh.fileno())
+            if fsync:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -125,8 +131,11 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda fh: fh.write(text.encode()))
 
 
-def save_trajectory(traj: Trajectory, path: str | os.PathLike) -> Path:
-    """Write one trajectory to ``path`` (``.npz``) atomically; returns the path."""
+def save_trajectory(traj: Trajectory, path: str | os.PathLike, *, fsync: bool = True) -> Path:
+    """Write one trajectory to ``path`` (``.npz``) atomically; returns the path.
+
+    ``fsync=False``: atomic but not yet durable (see :func:`atomic_write`).
+    """
     if not isinstance(traj, Trajectory):
         raise ValueError(f"traj must be a Trajectory, got {type(traj).__name__}")
     path = Path(path)
@@ -141,7 +150,7 @@ def save_trajectory(traj: Trajectory, path: str | os.PathLike) -> Path:
         "channels": np.array(traj.channels, dtype=str),
         "meta": np.array(json.dumps(meta, sort_keys=True)),
     }
-    return atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
+    return atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays), fsync=fsync)
 
 
 _META_TYPES = (

@@ -10,18 +10,23 @@ version, function, parameters, seed, axis, call options), so the same run always
 file and a changed config never reuses a stale one. A run that returns k > 1 trajectories is
 written as ``{key}_{i:03d}.npz``, i < k.
 
-Writing protocol (what makes a killed sweep safe to resume):
+Writing protocol (what makes a killed sweep safe to resume), with group commit per batch:
 
-1. A worker writes each file with :func:`toptraj.io.save_trajectory` (temporary file, fsync,
-   ``os.replace``; the file embeds a content checksum that :func:`toptraj.io.load_trajectory`
-   verifies), then hashes the file's bytes (sha256) and returns paths and hashes to the driver.
-2. Only the driver writes the catalog: one transaction per finished run, recording status
-   (``done``/``failed``), parameters, seed, durations, file list and file hashes, or the error.
-3. A run counts as done only if its catalog row says ``done`` *and* every file is present with
+1. A worker runs a batch of runs and writes each run's files with
+   :func:`toptraj.io.save_trajectory` without a per-file fsync (temporary file, then ``os.replace``:
+   a file is complete or absent, never half-written; each file embeds a content checksum that
+   :func:`toptraj.io.load_trajectory` verifies) and hashes each file's bytes (sha256).
+2. At the end of the batch the worker makes all its files durable at once (:func:`sync_files`:
+   one ``syncfs`` of the store's file system on Linux, else an fsync per file and directory), then
+   returns paths and hashes to the driver.
+3. Only the driver writes the catalog: one transaction per batch, recording for each run its
+   status (``done``/``failed``), parameters, seed, durations, file list and file hashes, or the
+   error. So the durability cost (sync and commit) is paid once per batch, not once per run.
+4. A run counts as done only if its catalog row says ``done`` *and* every file is present with
    the recorded sha256. Anything else (no row, ``failed``, missing, truncated or altered file) is
-   run again. A kill between steps 1 and 2 leaves a complete file without a row: it is re-run and
-   overwritten atomically, never read back. Leftover temporary files (hidden ``.*.tmp`` names)
-   are never read and are removed by :meth:`Store.clean_temporary`.
+   run again. A kill (SIGKILL included) between steps 1 and 3 leaves complete files without rows:
+   they are re-run and overwritten atomically, never read back. Leftover temporary files (hidden
+   ``.*.tmp`` names) are never read and are removed by :meth:`Store.clean_temporary`.
 
 One driver at a time: the first call that writes the catalog takes an exclusive lock on
 ``STORE/.lock`` (``fcntl.flock``; the file holds the holder's pid, host and start time). A second
@@ -36,11 +41,11 @@ the store folder; anything else is refused with a :class:`~toptraj.io.StoreError
 catalog, the run and the rule, before the file is opened or hashed. A damaged or foreign
 ``catalog.sqlite`` gives a one-line ``StoreError`` too.
 
-Cost model: per run, one compressed ``.npz`` write with fsync, one re-read for the hash and one
-SQLite commit (WAL, ``synchronous=NORMAL``: no fsync per commit). The fsync dominates: on the
-2-core development VM (busy) a run cost 6-12 ms in the store, about 4.5 ms of it without the fsync
-(benchmarks/bench_sweeps.py). Verifying a store on resume re-hashes every done file: O(total
-bytes), about 0.5-1 ms per small run.
+Cost model: per run, one compressed ``.npz`` write, one re-read for the hash (from the page
+cache); per batch, one sync and one SQLite commit (WAL, ``synchronous=NORMAL``: no fsync per
+commit). A per-file fsync cost 3-12 ms on the 2-core development VM (busy); the batch sync
+spreads that over the batch (benchmarks/bench_sweeps.py). Verifying a store on resume re-hashes
+every done file: O(total bytes), about 0.5-1 ms per small run.
 """
 
 from __future__ import annotations
@@ -124,8 +129,13 @@ def run_relpaths(key: str, n_files: int) -> list[str]:
     return [f"{RUNS_DIR}/{key[:2]}/{key}_{i:03d}.npz" for i in range(n_files)]
 
 
-def write_run_files(root: str | os.PathLike, key: str, trajectories: Sequence[Trajectory]) -> tuple[list[str], list[str]]:
+def write_run_files(
+    root: str | os.PathLike, key: str, trajectories: Sequence[Trajectory], durable: bool = True
+) -> tuple[list[str], list[str]]:
     """Write a run's trajectories into the store folder ``root``; safe to call from any worker.
+
+    ``durable=False`` skips the per-file fsync (the files are still written atomically); the
+    caller must call :func:`sync_files` on them before they are recorded in the catalog.
 
     Returns
     -------
@@ -140,9 +150,59 @@ def write_run_files(root: str | os.PathLike, key: str, trajectories: Sequence[Tr
     files = run_relpaths(key, len(trajectories))
     sums = []
     for rel, traj in zip(files, trajectories, strict=True):
-        path = save_trajectory(traj, root / rel)
+        path = save_trajectory(traj, root / rel, fsync=durable)
         sums.append(file_sha256(path))
     return files, sums
+
+
+def _syncfs():
+    """libc ``syncfs`` (Linux: flush one file system) or None where it does not exist."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        fn = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+    return fn
+
+
+def sync_files(root: str | os.PathLike, files: Iterable[str]) -> None:
+    """Make files written with ``durable=False`` (and their directory entries) durable.
+
+    On Linux one ``syncfs`` call flushes the store's whole file system (one journal commit for the
+    batch); elsewhere, or if it fails, each file and each of their directories is fsynced. Raises
+    OSError if the data cannot be made durable.
+    """
+    root = Path(root)
+    files = list(files)
+    if not files:
+        return
+    fn = _syncfs()
+    if fn is not None:
+        fd = os.open(root, os.O_RDONLY)
+        try:
+            if fn(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    dirs = set()
+    for rel in files:
+        path = root / rel
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        dirs.add(path.parent)
+    for folder in dirs:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _now() -> str:

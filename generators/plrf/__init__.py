@@ -19,8 +19,11 @@ lr^2 B (B+1) lambda_k^2, built from the eigen-decomposition of the d x d matrix 
 
 Cost model (one curve to R steps)
 ---------------------------------
-* spectrum: O(v d^2) to form W^T D W (BLAS, in row chunks of W) + O(d^3) for ``eigh``; memory
-  O(d^2) (W is never held whole). d = 1600, v = 6400: ~1 s; d = 12800, v = 51200: minutes.
+* spectrum: O(v d^2) to form W^T D W (a syrk, in row chunks of W) + 4/3 d^3 to reduce it to
+  tridiagonal form; the eigenvalues and the target's projections then cost O(d^2) (no
+  eigenvectors are formed unless simulate_sgd needs them); memory O(d^2) (W is never held whole).
+  ``dtype="float32"`` forms and reduces the matrix in float32 (~1.5x faster, loss error ~1e-4 to
+  1e-3). Cached per W (alpha, beta, d, v, seed, dtype): every lr and batch size reuses it.
 * F and K: exact O(d) sums at r < 4096 and at 200 log-spaced nodes per decade beyond, then a cubic
   spline in log r of log F and log K evaluated at every integer r < R: O(d (4096 + 90 log10 R) + R).
   Interpolation error measured at d = 400..1600, R = 1e6: <= 1e-9 relative for F, <= 1.1e-7 for K
@@ -31,8 +34,13 @@ Cost model (one curve to R steps)
   relative. Memory ~ 150 R bytes (steps capped at 2e7).
 * SGD: O(n_runs B d) per step in the eigenbasis of W^T D W (see :func:`simulate_sgd`).
 
-* seed=None (deterministic equivalent, no W): O(n_newton n_x v) for the spectral measures on a
-  grid of n_x ~ 1000 points per decade (d = 200, v = 800: ~3 s), then F, K as above with n_x atoms.
+* seed=None (deterministic equivalent, no W): the support of the spectrum (bulk and outlier bumps)
+  exactly from the critical points of the inverse Stieltjes map, then O(n_newton n_x v) Newton
+  iterations on n_x ~ 500-2000 quadrature atoms fitted to it (d = 400: ~0.1 s, d = 1600, v = 6400:
+  ~0.5 s), then F, K as above with n_x atoms.
+
+Measured CPU seconds and ratios (GEMM rate, previous implementations, the authors' solver):
+benchmarks/bench_plrf.py and benchmarks/results/plrf.json.
 
 Seeds: ``seed`` fixes W (same seed, same W in :func:`volterra` and :func:`simulate_sgd`); the SGD
 sample stream is a separate child stream of the same seed.
@@ -44,8 +52,8 @@ Package layout (every name is re-exported here, so ``from generators.plrf import
 --------------------------------------------------------------------------------------------------
 params         PLRFParams
 phases         phase, compute_optimal_exponents, the phase labels of a run
-spectral       Spectrum and spectrum (one draw of W, LRU-cached), kernel_norm, stability and step checks
-deterministic  the deterministic-equivalent spectral measures (seed=None, LRU-cached)
+spectral       Spectrum and spectrum (one draw of W, LRU-cached, float64/float32), kernel_norm, checks
+deterministic  the deterministic-equivalent spectral measures on a support-fitted grid (seed=None, cached)
 solver         volterra (seed=None through the deterministic equivalent): forcing, kernel, FFT solve, Picard
 sgd            simulate_sgd, projection_matrix
 frontier       loss_grid, compute_optimal_frontier, FrontierResult
@@ -56,11 +64,14 @@ from generators.plrf.deterministic import (  # noqa: F401
     _DE_CACHE,
     _DE_CHUNK_BYTES,
     _DE_ETAS,
+    _DE_GRID_CACHE,
     _DE_MASS_TOL,
     _DE_MIN_D,
     _DE_POINTS_PER_DECADE,
     _de_measure,
+    _de_measure_loggrid,
     _de_solve_s,
+    _de_support,
     _DEMeasure,
 )
 from generators.plrf.frontier import (  # noqa: F401
@@ -113,9 +124,12 @@ from generators.plrf.spectral import (  # noqa: F401
     _ROW_CHUNK_BYTES,
     _SPECTRUM_CACHE,
     _SPECTRUM_CACHE_SIZE,
+    _VECTORS_CACHE,
+    DTYPES,
     Spectrum,
     _check_stable,
     _check_steps,
+    _eig_projection,
     _lru_get,
     _lru_put,
     _seed_streams,

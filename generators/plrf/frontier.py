@@ -26,6 +26,7 @@ def loss_grid(
     lr_factor: float = 0.25,
     batch: int = 1,
     max_steps=4_000_000,
+    dtype: str = "float64",
 ) -> np.ndarray:
     """Volterra loss of each model size at each compute f = r B d, shape (n_d, n_f).
 
@@ -35,7 +36,8 @@ def loss_grid(
     and shrink with d; averaging approximates the deterministic equivalent). NaN where r < 1 or
     r + 1 exceeds the step cap (those points never enter an envelope). ``max_steps`` and
     ``n_seeds`` are scalars or arrays (n_d,) of per-size values. v = round(v_factor d),
-    lr = lr_factor / Tr(D).
+    lr = lr_factor / Tr(D). ``dtype`` is passed to :func:`volterra` (the type of the O(v d^2 + d^3)
+    spectrum part).
     Cost: n_seeds :func:`volterra` calls per d (dominated by the largest d's eigh, O(v d^2 + d^3),
     and by R = min(max f / (B d), cap) steps).
     """
@@ -63,7 +65,7 @@ def loss_grid(
         uniq, inv = np.unique(np.concatenate([lo[ok], lo[ok] + 1]), return_inverse=True)
         mean = np.zeros(uniq.shape[0])
         for s in range(int(seeds_per_d[i])):
-            mean += volterra(p, uniq, seed=seed + s).channel("loss")
+            mean += volterra(p, uniq, seed=seed + s, dtype=dtype).channel("loss")
         logp = np.log(mean / int(seeds_per_d[i]))
         k = int(ok.sum())
         w = np.log(r[ok] / lo[ok]) / np.log1p(1.0 / lo[ok])

@@ -81,7 +81,7 @@ def simulate_sgd(
     n_proj = check_number("n_proj", n_proj, low=0, integer=True)
     check_choice("method", method, ("eigen", "data"))
     check_choice("backend", backend, ("auto", "numpy", "torch"))
-    spec = spectrum(params, seed)
+    spec = spectrum(params, seed, vectors=True)
     _check_stable(params, spec)
     use_torch = backend == "torch"
     if backend == "auto":
