@@ -260,3 +260,16 @@ def test_crafted_npz_meta_is_bad_input_naming_the_file(tmp_path, meta):
     p = crafted_npz(tmp_path / "crafted.npz", meta)
     with pytest.raises(InputError, match="crafted.npz"):
         read_file(p)
+
+
+def test_a_file_above_the_size_guard_is_refused_unless_forced(tmp_path, monkeypatch):
+    from toptraj import guards
+    from toptraj.exceptions import InputError
+    from toptraj.readers import read_file
+
+    f = tmp_path / "run.csv"
+    f.write_text("step,loss\n" + "".join(f"{i},{1.0 / i}\n" for i in range(1, 200)))
+    monkeypatch.setattr(guards, "MAX_FILE_BYTES", 100)
+    with pytest.raises(InputError, match="run.csv"):
+        read_file(f)
+    assert len(read_file(f, force_size=True)) == 1

@@ -68,6 +68,7 @@ def add_common_arguments(p) -> None:
     p.add_argument("--window", default=None, help="fit window TMIN:TMAX in steps (default: later half of the log-time span)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--no-plots", action="store_true", help="skip the figures and the HTML report")
+    p.add_argument("--force-size", action="store_true", help="read files above the 1 GiB size guard")
 
 
 def add_cli_arguments(p) -> None:
@@ -83,7 +84,7 @@ def fail(command: str, message: str, code: int) -> int:
     return code
 
 
-def read_inputs(paths, columns, command: str):
+def read_inputs(paths, columns, command: str, force_size: bool = False):
     """Read every path; returns (logs, list of (file, reason)); InputError when nothing was read."""
     from toptraj.exceptions import InputError
     from toptraj.readers import read_logs
@@ -92,7 +93,7 @@ def read_inputs(paths, columns, command: str):
     single = len(paths) == 1
     for p in paths:
         try:
-            res = read_logs(p, columns=columns, progress=True)
+            res = read_logs(p, columns=columns, progress=True, force_size=force_size)
         except InputError as exc:
             if single:
                 raise
@@ -246,7 +247,7 @@ def write_outputs(out, command: str, summary: dict, items: list[dict], header, r
 
 # -- the command -----------------------------------------------------------------------------------
 def run_analyze(paths, out=None, columns=None, window=None, seed: int = 0, plots: bool = True,
-                topology: bool = True) -> int:
+                topology: bool = True, force_size: bool = False) -> int:
     """Analyse files/folders; print the table; write outputs into ``out``; return the exit status."""
     from toptraj import provenance
 
@@ -256,7 +257,7 @@ def run_analyze(paths, out=None, columns=None, window=None, seed: int = 0, plots
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
         win = parse_window(window) if isinstance(window, (str, type(None))) else tuple(window)
-        logs, errors = read_inputs(paths, columns, command)
+        logs, errors = read_inputs(paths, columns, command, force_size)
     except _INPUT_ERRORS as exc:
         return fail(command, exc, EXIT_BAD_INPUT)
     results, items, failed = [], [], []

@@ -80,7 +80,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
     from toptraj.analyze import run_analyze
 
     return run_analyze(args.paths, out=args.out, columns=args.columns, window=args.window, seed=args.seed,
-                       plots=not args.no_plots)
+                       plots=not args.no_plots, force_size=args.force_size)
 
 
 def _run_predict(args: argparse.Namespace) -> int:
@@ -88,7 +88,7 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     return run_predict(args.paths, N=args.N, P=args.P, horizon=args.horizon, fraction=args.fraction,
                        out=args.out, columns=args.columns, window=args.window, seed=args.seed,
-                       plots=not args.no_plots)
+                       plots=not args.no_plots, force_size=args.force_size)
 
 
 #: The subcommands, in the order ``toptraj --help`` lists them.

@@ -159,7 +159,7 @@ def predict_log(log, horizon, fraction, N, P, window, seed, predictor):
 
 
 def run_predict(paths, N=None, P=None, horizon=None, fraction=None, out=None, columns=None, window=None,
-                seed: int = 0, plots: bool = True) -> int:
+                seed: int = 0, plots: bool = True, force_size: bool = False) -> int:
     """Forecast each run; print the table; write outputs into ``out``; return the exit status."""
     from toptraj import provenance
 
@@ -174,7 +174,7 @@ def run_predict(paths, N=None, P=None, horizon=None, fraction=None, out=None, co
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
         win = _an.parse_window(window) if isinstance(window, (str, type(None))) else tuple(window)
-        logs, errors = _an.read_inputs(paths, columns, command)
+        logs, errors = _an.read_inputs(paths, columns, command, force_size)
     except _an._INPUT_ERRORS as exc:
         return _an.fail(command, exc, _an.EXIT_BAD_INPUT)
     predictor, how = shipped_predictor()

@@ -636,11 +636,18 @@ def is_event_file(path: Path) -> bool:
     return "tfevents" in path.name
 
 
-def read_file(path, columns=None) -> list[LossLog]:
-    """One file (or an MLflow run folder) in any supported format; InputError naming it otherwise."""
+def read_file(path, columns=None, force_size: bool = False) -> list[LossLog]:
+    """One file (or an MLflow run folder) in any supported format; InputError naming it otherwise.
+
+    Files above :data:`toptraj.guards.MAX_FILE_BYTES` are refused before reading unless ``force_size``.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
+    if path.is_file():
+        from toptraj.io import check_file_size
+
+        check_file_size(path, force=force_size)
     if path.is_dir():
         if (path / "meta.yaml").is_file() and (path / "metrics").is_dir():
             return read_mlflow_run(path, columns)
@@ -687,7 +694,7 @@ class ReadResult:
     skipped: int = 0
 
 
-def read_logs(path, columns=None, progress: bool = False) -> ReadResult:
+def read_logs(path, columns=None, progress: bool = False, force_size: bool = False) -> ReadResult:
     """A file, or every readable file under a folder (see the module docstring).
 
     A bad file in a folder is recorded in ``errors`` with its reason and the others are read; a
@@ -698,7 +705,7 @@ def read_logs(path, columns=None, progress: bool = False) -> ReadResult:
     if not path.exists():
         raise InputError(f"{path}: file not found (no such file or folder)")
     if path.is_file() or ((path / "meta.yaml").is_file() and (path / "metrics").is_dir()):
-        return ReadResult(read_file(path, columns), [])
+        return ReadResult(read_file(path, columns, force_size), [])
     entries = list(_walk(path))
     n_files = sum(1 for _ in path.rglob("*") if _.is_file() and not _.name.startswith("."))
     skipped = max(0, n_files - len(entries))
@@ -713,7 +720,7 @@ def read_logs(path, columns=None, progress: bool = False) -> ReadResult:
         it = tqdm(entries, desc="reading", unit="file", file=__import__("sys").stderr, leave=False)
     for p in it:
         try:
-            logs.extend(read_file(p, columns))
+            logs.extend(read_file(p, columns, force_size))
         except (InputError, OSError) as exc:
             errors.append((str(p), str(exc)))
     if not logs:
