@@ -125,7 +125,7 @@ def progress(items, desc: str):
         return items
     from tqdm import tqdm
 
-    return tqdm(items, desc=desc, unit="run", file=sys.stderr, leave=False)
+    return tqdm(items, desc=desc, unit="run", file=sys.stderr, leave=True)
 
 
 # -- one run ---------------------------------------------------------------------------------------

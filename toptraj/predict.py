@@ -20,6 +20,7 @@ Same outputs and exit codes as ``toptraj analyze``.
 
 from __future__ import annotations
 
+import importlib
 import math
 import sys
 from pathlib import Path
@@ -69,7 +70,7 @@ def onset_forecast(log, N, P, observed, seed: int = 0):
     if N is None or P is None:
         return None, None, "not available: give --N and --P for a DMFT-based forecast"
     try:
-        from toptraj import detectors
+        detectors = importlib.import_module("toptraj.detectors")  # sys.modules first (a stand-in in tests)
     except ImportError:
         return None, None, "not available: toptraj.detectors (the DMFT-based onset forecast) is not installed"
     det_cls = getattr(detectors, "TransitionDetector", None)
