@@ -85,7 +85,7 @@ def trace_ntk(model, x, n_outputs: int, *, max_exact_outputs: int = 16, probes: 
               max_bytes: int = 256 * 2**20) -> tuple[np.ndarray, bool]:
     """Trace-over-outputs NTK, shape (n, n) float64, and whether it is exact.
 
-    model : torch module (n, *input) -> (n, C) or (n, T, C) (last position); x : tensor on its device
+    model : torch module ``(n, *input) -> (n, C)`` or ``(n, T, C)`` (last position); x : tensor on its device
     n_outputs : C; exact (C one-hot readouts) when C <= max_exact_outputs, else ``probes``
     Gaussian readouts drawn from ``seed`` (unbiased for the trace).
     """
@@ -148,7 +148,7 @@ def network_kernel(model, x, y, kind: str = "binary", *, step: int = 0, probes: 
                    max_bytes: int = 256 * 2**20) -> tuple[KernelSpectrum, np.ndarray]:
     """Empirical kernel of ``model`` at its current weights on (x, y) and its spectrum.
 
-    x : tensor (n, *input_shape); y : (n,) int classes; kind : 'binary' or 'trace'.
+    x : tensor ``(n, *input_shape)``; y : (n,) int classes; kind : 'binary' or 'trace'.
     Returns (KernelSpectrum, kernel (n, n)).
     """
     import torch
@@ -203,7 +203,7 @@ def kernel_change(k0, k1, targets=None) -> dict:
 def ntk_samples(config, n_samples: int) -> tuple:
     """The first ``n_samples`` training inputs of ``config``'s data and their classes.
 
-    Returns (x (n, *input_shape), y (n,), the DataSet); for text, x are windows of ``context``
+    Returns (x ``(n, *input_shape)``, y (n,), the DataSet); for text, x are windows of ``context``
     tokens and y the next token after the last position.
     """
     from generators.networks.data import load_dataset
@@ -237,7 +237,7 @@ def kernels_through_training(config, seed: int, steps: Sequence[int], run_dir: s
     Returns
     -------
     dict: ``trajectory`` (the run), ``spectra`` {kind: [KernelSpectrum at 0, steps...]},
-    ``change`` {kind: [kernel_change(K_0, K_s) for each step]}, ``steps`` [0, *steps].
+    ``change`` {kind: [kernel_change(K_0, K_s) for each step]}, ``steps`` ``[0, *steps]``.
     """
     import torch
 
