@@ -130,6 +130,8 @@ def _figures(res: dict, examples, fraction: float, scale: str, out: Path) -> Non
         r = res["curve"][scale][m]
         plotting.plot_predicted_vs_true(y, np.asarray(preds[m], dtype=float), ax=ax,
                                         title=f"{_NAMES.get(m, m)}: MAE {r['mae']:.3f}")
+    for ax in list(axes)[len(names):]:
+        ax.set_visible(False)  # the grid has more panels than methods
     plotting.save_figure(fig, out / "predicted_vs_true.png")
 
     ws = res["width_sweep"]
