@@ -365,7 +365,7 @@ class TransitionDetector(BaseEstimator):
         Seeds the parameter draws and the learned route's folds.
 
     Notes
-    -------
+    -----
     overfitting_onset: a sequence of Trajectory, each with a test-loss channel ``test_loss`` and a
     train-loss channel ``train_loss`` (or ``loss``). width_crossover: a sequence of sweeps, each a
     sequence of >= 3 Trajectory at different widths (``params['N']``), same axis. Forecast with the
