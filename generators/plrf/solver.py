@@ -16,9 +16,8 @@ from scipy.interpolate import CubicSpline
 from generators.plrf.deterministic import _de_measure
 from generators.plrf.params import SOURCE, PLRFParams, _trace_d
 from generators.plrf.phases import _labels
-from generators.plrf.spectral import DTYPES, Spectrum, _check_stable, _check_steps, spectrum
+from generators.plrf.spectral import DTYPES, Spectrum, _check_stable, _check_steps, check_stability, spectrum
 from toptraj import provenance
-from toptraj.exceptions import UnstableStepError
 from toptraj.trajectory import Trajectory
 from toptraj.validation import check_choice, check_seed
 
@@ -30,18 +29,8 @@ def _volterra_de(params: PLRFParams, r: np.ndarray) -> Trajectory:
     """volterra(params, steps, seed=None): the Volterra solve on the deterministic-equivalent measures."""
     de = _de_measure(params)
     lr, bsz = params.lr, params.batch
-    edge = lr * (bsz + 1) * de.lambda_max
-    if edge >= 2.0:
-        raise UnstableStepError(
-            f"lr={lr:.6g} is unstable: lr*(batch+1)*lambda_max = {edge:.6g} must be < 2 "
-            f"(lambda_max={de.lambda_max:.6g}, deterministic equivalent); "
-            f"use lr < {2.0 / ((bsz + 1) * de.lambda_max):.6g}"
-        )
-    kn = float(np.sum(de.rho_w * lr * de.x / (2.0 - (bsz + 1) * lr * de.x)))
-    if kn >= 1.0:
-        raise UnstableStepError(
-            f"lr={lr:.6g} is unstable: the kernel norm ||K|| = {kn:.6g} must be < 1 (expected loss diverges)"
-        )
+    kn = check_stability(params, de.lambda_max, lambda: np.sum(de.rho_w * lr * de.x / (2.0 - (bsz + 1) * lr * de.x)),
+                         where=", deterministic equivalent")
     n = int(r[-1]) + 1
     okf, okk = de.f_w > 0, de.rho_w > 0
     f, k = _forcing_kernel_measure(params, de.x[okf], de.f_w[okf], de.p_inf, de.x[okk], de.rho_w[okk], n)

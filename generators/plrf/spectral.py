@@ -194,14 +194,24 @@ def kernel_norm(params: PLRFParams, spec: Spectrum) -> float:
 
 def _check_stable(params: PLRFParams, spec: Spectrum) -> float:
     """Refuse unstable problems (diverging SGD); return the kernel norm."""
+    return check_stability(params, spec.lambda_max, lambda: kernel_norm(params, spec))
+
+
+def check_stability(params: PLRFParams, lambda_max: float, kernel_norm_of, where: str = "") -> float:
+    """The two stability rules of SGD on a spectrum with largest eigenvalue ``lambda_max``.
+
+    lr (batch + 1) lambda_max < 2 (each mode contracts), then the kernel norm ||K|| < 1 (the
+    expected loss stays bounded); ``kernel_norm_of()`` is only evaluated once the first rule holds.
+    ``where`` is appended to the first message (e.g. which spectrum). Returns ||K||.
+    """
     lr, bsz = params.lr, params.batch
-    edge = lr * (bsz + 1) * spec.lambda_max
+    edge = lr * (bsz + 1) * lambda_max
     if edge >= 2.0:
         raise UnstableStepError(
             f"lr={lr:.6g} is unstable: lr*(batch+1)*lambda_max = {edge:.6g} must be < 2 "
-            f"(lambda_max={spec.lambda_max:.6g}); use lr < {2.0 / ((bsz + 1) * spec.lambda_max):.6g}"
+            f"(lambda_max={lambda_max:.6g}{where}); use lr < {2.0 / ((bsz + 1) * lambda_max):.6g}"
         )
-    kn = kernel_norm(params, spec)
+    kn = float(kernel_norm_of())
     if kn >= 1.0:
         raise UnstableStepError(
             f"lr={lr:.6g} is unstable: the kernel norm ||K|| = {kn:.6g} must be < 1 (expected loss diverges)"
