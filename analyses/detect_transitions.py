@@ -11,9 +11,18 @@ points: the learned forecast is trained on points drawn with another seed.
 Metrics (docs/theory/study.rst): share within x1.5 (detection) and x2 (forecast), median factor
 max(t_hat/t, t/t_hat), interval coverage; NaN estimates count as misses.
 
-    python analyses/detect_transitions.py [--quick] [--out DIR] [--seed 0]
+Networks (``--parts networks``): MNIST-1D MLPs (two widths, data size P from 125 to 4000, two
+seeds; --quick: one width, three P, one seed, 600 steps), trained once and cached in resumable run
+folders (--runs). Truth: the gap-ratio label t_of measured on the full run. Every onset method of
+TransitionDetector (gap, breakpoint, prechelt_gl/pq, topology = ruptures on the pair's windowed
+persistence, weight_path = the same on the weight-space sketch path) and the weight path with the
+pair added, on the first 50, 70, 85, 100% of log-time; the learned forecast (N and P known, trained on
+the other P values) from 20% and 50%; the null model is the geometric-mean t_of of the other P values.
+Nothing is fitted to these runs: the weight-path method's settings are its defaults, fixed before.
 
-Writes report.json and figures to --out (default analyses/results/detect_transitions/).
+    python analyses/detect_transitions.py [--quick] [--out DIR] [--seed 0] [--parts dmft,networks] [--runs DIR]
+
+Writes report.json (DMFT), networks.json and figures to --out (default analyses/results/detect_transitions/).
 """
 
 from __future__ import annotations
@@ -181,13 +190,249 @@ def figure(pairs, sweeps, out: Path):
     plotting.save_figure(fig, out / "detection_examples.png")
 
 
+# -- network runs (truth measured on the full run) ------------------------------------------------
+NET_FRACTIONS = (0.5, 0.7, 0.85, 1.0)
+NET_METHODS = ("gap", "breakpoint", "prechelt_gl", "prechelt_pq", "topology", "weight_path", "weight_path_pair")
+
+
+def network_sizes(quick: bool) -> dict:
+    """Small MNIST-1D MLPs; P over a decade or more so that t_of moves (t_of grows with P)."""
+    if quick:
+        return {"widths": [32], "P": [125, 500, 2000], "seeds": [0], "steps": 600, "n_record": 40,
+                "fractions": [0.7, 1.0], "forecast_fractions": []}
+    return {"widths": [32, 64], "P": [125, 250, 500, 1000, 2000, 4000], "seeds": [0, 1], "steps": 3000, "n_record": 60,
+            "fractions": list(NET_FRACTIONS), "forecast_fractions": [0.2, 0.5]}
+
+
+def network_runs(sz: dict, runs_dir: Path) -> list:
+    """Train (or read back from the resumable run folders) every (width, P, seed) run."""
+    from dataclasses import replace
+
+    from generators import networks as nw
+
+    base = nw.TrainConfig(steps=sz["steps"], n_record=sz["n_record"], base_width=64, projection_dim=64, n_test=1000,
+                          device="cpu")
+    runs = []
+    for w in sz["widths"]:
+        for P in sz["P"]:
+            for s in sz["seeds"]:
+                cfg = replace(base, width=w, n_train=P)
+                key = f"w{w}_P{P}_T{sz['steps']}_r{sz['n_record']}_s{s}"
+                runs.append(nw.train(cfg, s, run_dir=runs_dir / key))
+    return runs
+
+
+def network_estimates(obs, method: str) -> list[dict]:
+    """One estimate per observed run; ``weight_path_pair`` is the weight-path method with the loss path added."""
+    if method == "weight_path_pair":
+        from toptraj.weight_path_detection import detect_onset
+
+        return [detect_onset(o, signal="pair+path") for o in obs]
+    return TransitionDetector(method=method).fit().estimate(obs)
+
+
+def spearman(x, y, z=None) -> float:
+    """Spearman correlation of x and y (given z: Pearson of the rank residuals after regressing on rank(z))."""
+    from scipy.stats import rankdata
+
+    cols = [np.asarray(v, float) for v in ((x, y) if z is None else (x, y, z))]
+    ok = np.all([np.isfinite(v) for v in cols], axis=0)
+    if ok.sum() < 5 or np.ptp(cols[0][ok]) == 0 or np.ptp(cols[1][ok]) == 0:
+        return math.nan
+    ranks = [rankdata(v[ok]) for v in cols]
+    design = np.c_[np.ones(ok.sum()), ranks[2]] if z is not None else np.ones((ok.sum(), 1))
+    res = [r - design @ np.linalg.lstsq(design, r, rcond=None)[0] for r in ranks[:2]]
+    den = np.linalg.norm(res[0]) * np.linalg.norm(res[1])
+    return float(res[0] @ res[1] / den) if den > 0 else math.nan
+
+
+def run_onset_runs(runs: list, truth, groups, fractions, forecast_fractions) -> dict:
+    """Per observed fraction of log-time and method: share within x1.5 of the true t_of and the median factor.
+
+    Two denominators: all runs whose true t_of lies inside the record grid (a run whose onset lies
+    after the observed part can only be a miss), and the runs whose onset lies inside the observed
+    part (detection proper). The null model: the geometric mean of t_of over the runs of the other
+    groups (held out by group: data size P for networks, parameter point for DMFT). The learned
+    forecast (TransitionDetector mode="forecast", N and P known) is trained on the other groups.
+    """
+    truth = np.asarray(truth, float)
+    groups = np.asarray(groups)
+    valid = np.isfinite(truth) & np.array([r.times[2] < t < r.times[-3] for r, t in zip(runs, truth)])
+    runs_v, truth_v, G = [r for r, v in zip(runs, valid) if v], truth[valid], groups[valid]
+    logP = np.log([float(r.params.get("P", r.labels.get("P", math.nan))) for r in runs_v])
+    null = np.array([math.exp(np.mean(np.log(truth_v[G != g]))) if np.any(G != g) else math.nan for g in G])
+    detection = {}
+    for f in fractions:
+        obs = [r.truncate(f, "log") for r in runs_v]
+        inside = np.array([o.times[-1] >= t for o, t in zip(obs, truth_v)])
+        row = {"share_event_inside_observed": float(inside.mean()), "null_other_groups": score(null, truth_v)}
+        for m in NET_METHODS:
+            est = network_estimates(obs, m)
+            e = np.array([x["estimate"] for x in est])
+            lo, hi = np.array([x["low"] for x in est]), np.array([x["high"] for x in est])
+            row[m] = {"all": score(e, truth_v, lo, hi),
+                      "event_inside": score(e[inside], truth_v[inside], lo[inside], hi[inside]) if inside.any() else None}
+            if f == 1.0:
+                row[m]["spearman_vs_t_of"] = spearman(e, truth_v)
+                row[m]["spearman_vs_t_of_given_log_P"] = spearman(e, truth_v, logP)
+        detection[f"{f:g}"] = row
+    forecast = {}
+    for f in forecast_fractions:
+        obs = [r.truncate(f, "log") for r in runs_v]
+        if min(int(np.sum(G != g)) for g in np.unique(G)) < 5:
+            forecast[f"{f:g}"] = {"skipped": "fewer than 5 training runs outside one group"}
+            continue
+        est = np.full(truth_v.size, np.nan)
+        for g in np.unique(G):
+            tr, te = G != g, G == g
+            det = TransitionDetector(mode="forecast", method="learned").fit([o for o, k in zip(obs, tr) if k], truth_v[tr])
+            est[te] = det.predict([o for o, k in zip(obs, te) if k])
+        after = np.array([o.times[-1] < t for o, t in zip(obs, truth_v)])
+        forecast[f"{f:g}"] = {"share_event_after_observed": float(after.mean()),
+                              "learned_leave_one_group_out": score(est, truth_v, tol=2),
+                              "null_other_groups": score(null, truth_v, tol=2)}
+    return {"n_runs": len(runs), "n_with_onset_inside_grid": int(valid.sum()),
+            "t_of_range": [float(truth_v.min()), float(truth_v.max())] if truth_v.size else None,
+            "detection": detection, "forecast": forecast}
+
+
+def run_networks(sz: dict, runs: list) -> dict:
+    """:func:`run_onset_runs` on network runs: truth = the run's own full-run t_of, groups = data size P."""
+    from dataclasses import replace
+
+    truth = [r.labels["t_of"] for r in runs]
+    # the learned forecast reads the width and data size from params N and P (network runs label them)
+    runs = [replace(r, params={**r.params, "N": r.labels["N"], "P": r.labels["P"]}) for r in runs]
+    res = run_onset_runs(runs, truth, [float(r.labels["P"]) for r in runs], sz["fractions"], sz["forecast_fractions"])
+    res["runs"] = [{"width": float(r.labels["N"]), "P": float(r.labels["P"]), "seed": r.seed, "t_of": float(t)}
+                   for r, t in zip(runs, truth)]
+    return res
+
+
+# -- finite DMFT simulations: the weight path is the realised residual's projections (truth from the theory) --
+def simulate_runs(n: int, rng, M: int = 2000, times=T_OBS) -> list:
+    """Finite DMFT simulations (generators.dmft.simulate, 16 proj_ channels) with a random amplitude and time scale.
+
+    a in [1.3, 2.5], b in [1, 2], N in {512, 1024, 2048, inf}, P in {256..2048}; t_of is the theory's label
+    (divided by tau); points whose t_of lies outside the grid are redrawn.
+    """
+    out = []
+    while len(out) < n:
+        a, b = round(float(rng.uniform(1.3, 2.5)), 3), round(float(rng.uniform(1.0, 2.0)), 3)
+        N = float(rng.choice([512.0, 1024.0, 2048.0, math.inf]))
+        P = float(rng.choice([256.0, 512.0, 1024.0, 2048.0]))
+        A = float(np.exp(rng.uniform(math.log(0.1), math.log(10.0))))
+        tau = float(np.exp(rng.uniform(math.log(0.3), math.log(3.0))))
+        p = dmft.DMFTParams(a, b, M, N, P)
+        t_of = dmft.overfitting_onset(p) / tau
+        if not (math.isfinite(t_of) and times[2] / tau < t_of < times[-3] / tau):
+            continue
+        tr = dmft.simulate(p, tau * times, seed=int(rng.integers(2**31)), n_proj=16)
+        vals = tr.values.copy()
+        for j, c in enumerate(tr.channels):
+            if c in ("test_loss", "train_loss", "bias"):
+                vals[:, j] *= A
+        out.append(Trajectory(times=tr.times / tau, values=vals, channels=tr.channels, axis="time", source="dmft.simulate",
+                              params={**tr.params, "amplitude": A, "tau": tau}, seed=tr.seed,
+                              labels={**tr.labels, "t_of": t_of}))
+    return out
+
+
+def main_simulate(args, out: Path) -> dict:
+    import os
+
+    n, M = (3, 1000) if args.quick else (16, 2000)
+    fractions = [0.7, 1.0] if args.quick else list(NET_FRACTIONS)
+    c0 = time.process_time()
+    runs = simulate_runs(n, np.random.default_rng(args.seed + 3000), M=M)
+    c1 = time.process_time()
+    res = run_onset_runs(runs, [r.labels["t_of"] for r in runs], np.arange(len(runs)), fractions,
+                         [] if args.quick else [0.2, 0.5])
+    res["runs"] = [{k: r.params[k] for k in ("a", "b", "N", "P")} | {"t_of": r.labels["t_of"], "tau": r.params["tau"]}
+                   for r in runs]
+    report = {"question": "detect t_of on finite DMFT simulations (weight path = 16 random projections of the realised "
+                          "residual); truth = the theory's t_of", "M": M, "n": n, "fractions": fractions, **res,
+              "cpu_seconds": {"simulate": c1 - c0, "estimate": time.process_time() - c1},
+              "load_average": list(os.getloadavg()), "quick": bool(args.quick), "seed": args.seed,
+              "provenance": provenance.collect()}
+    (out / "dmft_simulate.json").write_text(json.dumps(report, indent=1, default=float))
+    return report
+
+
+def network_figure(res: dict, runs: list, out: Path):
+    from toptraj import plotting
+    from toptraj.weight_path_detection import detect_onset
+
+    fig, (ax1, ax2) = plotting.new_axes(ncols=2, size=4.5)
+    fr = sorted(res["detection"], key=float)
+    for j, m in enumerate(NET_METHODS):
+        ax1.plot([float(f) for f in fr], [res["detection"][f][m]["all"]["within_x1.5"] for f in fr], "o-",
+                 color=f"C{j}", label=m)
+    ax1.plot([float(f) for f in fr], [res["detection"][f]["null_other_groups"]["within_x1.5"] for f in fr], "k--",
+             label="null (other P)")
+    ax1.set_xlabel("observed fraction of log-time")
+    ax1.set_ylabel("share within x1.5 of full-run t_of")
+    ax1.set_ylim(-0.02, 1.02)
+    ax1.legend(fontsize=6)
+    r = max((r for r in runs if math.isfinite(r.labels["t_of"])), key=lambda r: r.labels["P"])
+    d = detect_onset(r)
+    S = np.array(d["statistics"])
+    c = np.array(d["centres"])
+    for j, name in enumerate(("log total H0", "total / diameter", "max / total", "entropy")):
+        v = S[:, j]
+        ax2.semilogx(c, (v - v.mean()) / max(v.std(), 1e-12), label=name)
+    ax2.axvline(r.labels["t_of"], color="k", ls="--", label="t_of (gap, full run)")
+    ax2.axvspan(d["low"], d["high"], color="C1", alpha=0.25, label="weight-path change (interval)")
+    ax2.set_xlabel(f"step (width {r.labels['N']:g}, P = {r.labels['P']:g})")
+    ax2.set_ylabel("standardised window statistic")
+    ax2.legend(fontsize=6)
+    plotting.save_figure(fig, out / "networks.png")
+
+
+def main_networks(args, out: Path) -> dict:
+    import os
+
+    sz = network_sizes(args.quick)
+    runs_dir = Path(args.runs) if args.runs else Path(__file__).resolve().parents[1] / "out" / (
+        "detect_transitions_runs" + ("_quick" if args.quick else ""))
+    c0 = time.process_time()
+    runs = network_runs(sz, runs_dir)
+    c1 = time.process_time()
+    res = run_networks(sz, runs)
+    c2 = time.process_time()
+    network_figure(res, runs, out)
+    report = {"question": "detect t_of on network runs (MNIST-1D MLPs, P over a decade): truth = the gap-ratio "
+                          "label measured on the full run; estimates from the first fraction of log-time",
+              "sizes": sz, "config": {"dataset": "mnist1d", "arch": "mlp", "depth": 2, "optimizer": "sgd", "lr": 0.1,
+                                      "batch_size": 32, "projection_dim": 64, "n_test": 1000, "parametrization": "mup"},
+              **res, "cpu_seconds": {"train_or_load": c1 - c0, "estimate": c2 - c1},
+              "load_average": list(os.getloadavg()), "quick": bool(args.quick), "provenance": provenance.collect()}
+    (out / "networks.json").write_text(json.dumps(report, indent=1, default=float))
+    return report
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (CI)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "detect_transitions"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sizes", default=None, help="TEST,TRAIN,SWEEPS (default 30,40,12; quick 6,8,2)")
+    parser.add_argument("--parts", default="dmft,networks,simulate",
+                        help="dmft, networks, simulate (finite DMFT with the weight path), comma-separated")
+    parser.add_argument("--runs", default=None, help="network run cache (default out/detect_transitions_runs[_quick])")
     args = parser.parse_args(argv)
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    if not parts or parts - {"dmft", "networks", "simulate"}:
+        parser.error(f"--parts: each part must be 'dmft', 'networks' or 'simulate', got {args.parts!r}")
+    extra = {}
+    if parts & {"networks", "simulate"}:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    if "networks" in parts:
+        extra["networks"] = main_networks(args, Path(args.out))
+    if "simulate" in parts:
+        extra["simulate"] = main_simulate(args, Path(args.out))
+    if "dmft" not in parts:
+        return extra
     n_pairs, n_train, n_sweeps = (6, 8, 2) if args.quick else (30, 40, 12)
     if args.sizes:
         n_pairs, n_train, n_sweeps = (int(x) for x in args.sizes.split(","))

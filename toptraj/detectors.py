@@ -26,6 +26,9 @@ the path (log t, log L_train, log L_test), then one ruptures change point). Widt
 ``extrapolation`` (the definition with the extrapolated L(t, inf)), ``breakpoint`` (one-break
 regression of log dL(t, N) against log t), ``topology`` (sliding-window H0 statistics of the sweep's
 path (log t, log L(t, N_i)), then a change point).
+``weight_path`` (t_of; ``PATH_METHODS``): sliding-window H0 statistics of the weight-space path
+(``proj_*`` channels, or a :class:`toptraj.weight_path_detection.PairWithPath` sample), then one
+ruptures change point (:mod:`toptraj.weight_path_detection`).
 
 Every estimate comes with an interval (``predict_interval``); NaN where the method finds nothing,
 with the reason in :meth:`TransitionDetector.estimate`.
@@ -53,6 +56,8 @@ DETECT_METHODS = {
     "overfitting_onset": ("gap", "breakpoint", "prechelt_gl", "prechelt_pq", "topology"),
     "width_crossover": ("extrapolation", "breakpoint", "topology"),
 }
+# methods that need a weight-space path (proj_* channels) besides the pair: allowed, not run by detect_transitions
+PATH_METHODS = {"overfitting_onset": ("weight_path",), "width_crossover": ()}
 FORECAST_METHODS = ("theory", "learned")
 TRAIN_CHANNELS = ("train_loss", "loss")  # a user's CSV calls the training loss "loss"
 TEST_CHANNELS = ("test_loss",)
@@ -76,6 +81,12 @@ def _pair(traj, where: str = "X") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if keep.sum() < 4:
         raise InputError(f"{where}: needs at least 4 points with time > 0, got {int(keep.sum())}")
     return traj.times[keep], train[keep], test[keep]
+
+
+def _path_sample(traj: Trajectory, where: str):
+    from toptraj.weight_path_detection import PairWithPath
+
+    return PairWithPath.from_trajectory(traj, where=where)
 
 
 def width_of(traj: Trajectory, where: str = "X") -> float:
@@ -403,7 +414,7 @@ class TransitionDetector(BaseEstimator):
         check_choice("kind", self.kind, KINDS)
         check_choice("mode", self.mode, MODES)
         if self.mode == "detect":
-            allowed = DETECT_METHODS[self.kind]
+            allowed = DETECT_METHODS[self.kind] + PATH_METHODS[self.kind]
             m = allowed[0] if self.method is None else self.method
         else:
             allowed = FORECAST_METHODS
@@ -529,6 +540,12 @@ class TransitionDetector(BaseEstimator):
                 lo, hi = self.residual_quantiles_
                 return _result(math.exp(z), math.exp(z + lo), math.exp(z + hi), "learned ridge regression")
             return self._theory(x, i)
+        if m == "weight_path":  # toptraj.weight_path_detection: the pair plus the weight path
+            from toptraj.weight_path_detection import detect_onset
+
+            r = detect_onset(x if not isinstance(x, Trajectory) else _path_sample(x, where), window=int(self.window),
+                             level=float(self.level), seed=int(self.seed))
+            return _result(r["estimate"], r["low"], r["high"], r["note"], cost_drop=r["cost_drop"])
         if self.kind == "overfitting_onset":
             t, train, test = _pair(x, where)
             return getattr(self, f"_of_{m}")(t, train, test)
@@ -742,6 +759,7 @@ __all__ = [
     "FORECAST_METHODS",
     "KINDS",
     "MODES",
+    "PATH_METHODS",
     "TransitionDetector",
     "closed_form_curve",
     "detect_transitions",
