@@ -56,25 +56,26 @@ BOTH = ("linear", "log")
 
 
 def config(quick: bool) -> dict:
-    """Sizes. quick: PLRF and Maloney only (seconds of CPU); full: every generator (~15-20 CPU minutes
-    on a 2-core machine, most of it the DMFT simulations and the network training)."""
+    """Sizes. quick: PLRF and Maloney only (~20 s of CPU); default: every generator, 20% and 50% of steps
+    and of log-time for the noisy rows, 20% for the transfer rows (~6-10 CPU minutes, most of it the
+    DMFT simulations, the network training and the featurisation)."""
     if quick:
         return {"n_train": 8, "n_test": 6, "n_net_train": 0, "n_net_test": 0, "n_transfer_train": 16, "n_times": 32,
                 "n_draws": 2,
                 "rows": (("plrf_sgd", "curve", (0.2,), ("log",)),),
                 "transfer": (("plrf_sgd", "curve", (0.2,), ("log",)), ("maloney", "curve", (0.2,), ("log",)))}
-    f4, f2 = (0.1, 0.2, 0.3, 0.5), (0.2, 0.5)
-    return {"n_train": 24, "n_test": 16, "n_net_train": 6, "n_net_test": 6, "n_transfer_train": 40, "n_times": 48,
+    f2, f1 = (0.2, 0.5), (0.2,)
+    return {"n_train": 16, "n_test": 12, "n_net_train": 5, "n_net_test": 5, "n_transfer_train": 24, "n_times": 48,
             "n_draws": 2,
-            "rows": (("dmft_sim", "curve", f4, BOTH), ("dmft_sim", "pair", f2, BOTH), ("dmft_sim", "weights", f2, BOTH),
-                     ("dmft_sim", "order_parameters", f2, BOTH), ("plrf_sgd", "curve", f4, BOTH),
-                     ("plrf_sgd", "weights", f2, BOTH), ("network", "curve", f2, BOTH), ("network", "pair", f2, BOTH),
-                     ("network", "weights", f2, BOTH)),
-            "transfer": (("dmft_sim", "curve", f2, BOTH), ("dmft_sim", "pair", f2, BOTH),
-                         ("dmft_sim", "weights", f2, BOTH), ("plrf_sgd", "curve", f2, BOTH),
-                         ("plrf_sgd", "weights", f2, BOTH), ("maloney", "curve", f2, BOTH),
-                         ("network", "curve", f2, BOTH), ("network", "pair", f2, BOTH),
-                         ("network", "weights", f2, BOTH))}
+            "rows": (("dmft_sim", "curve", f2, BOTH), ("plrf_sgd", "curve", f2, BOTH), ("network", "curve", f2, BOTH),
+                     ("dmft_sim", "pair", f2, BOTH), ("dmft_sim", "weights", f2, BOTH),
+                     ("dmft_sim", "order_parameters", f2, BOTH), ("plrf_sgd", "weights", f2, BOTH),
+                     ("network", "pair", f2, BOTH), ("network", "weights", f2, BOTH)),
+            "transfer": (("dmft_sim", "curve", f1, BOTH), ("plrf_sgd", "curve", f1, BOTH),
+                         ("maloney", "curve", f1, BOTH), ("network", "curve", f1, BOTH),
+                         ("dmft_sim", "pair", f1, BOTH), ("network", "pair", f1, BOTH),
+                         ("dmft_sim", "weights", f1, BOTH), ("plrf_sgd", "weights", f1, BOTH),
+                         ("network", "weights", f1, BOTH))}
 
 
 def summary(row: dict) -> dict:
@@ -119,7 +120,7 @@ def evaluate(draws: list, test: tuple, itype: str, fraction: float, scale: str, 
     return row
 
 
-def study(cfg: dict, seed: int, cache: Path, log=print) -> dict:
+def study(cfg: dict, seed: int, cache: Path, log=print, checkpoint=None) -> dict:
     data: dict = {}
     cpu_data: dict = {}
 
@@ -170,6 +171,8 @@ def study(cfg: dict, seed: int, cache: Path, log=print) -> dict:
                         continue
                     row["cpu_seconds"] = round(time.process_time() - t1, 2)
                     rows.append(row)
+                    if checkpoint is not None:
+                        checkpoint(rows)
                     s = row["summary"][row["targets"][0]]["mae_mean"]
                     log(f"{part} {kind}/{itype} {f:.0%} of {scale}: MAE " +
                         ", ".join(f"{m} {v:.3f}" for m, v in s.items()) + f" ({row['cpu_seconds']} s CPU)")
@@ -281,7 +284,11 @@ def run(quick: bool = False, out: Path | str | None = None, seed: int = 0, cache
     cfg = config(quick)
     t0 = time.process_time()
     try:
-        res = study(cfg, seed, Path(cache), log=log)
+        def checkpoint(rows):  # the rows so far, so that an interrupted run leaves its finished rows
+            part = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+            atomic_write_text(out / "report.partial.json", json.dumps({"rows": part}, default=str))
+
+        res = study(cfg, seed, Path(cache), log=log, checkpoint=checkpoint)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -295,6 +302,7 @@ def run(quick: bool = False, out: Path | str | None = None, seed: int = 0, cache
               "cpu_seconds": round(time.process_time() - t0, 1),
               "provenance": provenance.collect(params={"seed": seed, "quick": quick})}
     atomic_write_text(out / "report.json", json.dumps(report, indent=1, default=str))
+    (out / "report.partial.json").unlink(missing_ok=True)
     for r in clean:
         for v in r.get("verdict", [r.get("error", "")]):
             print(f"[{r['part']} {r['dataset']}/{r['input_type']} {r['fraction']:.0%} {r['scale']}] {v}")
