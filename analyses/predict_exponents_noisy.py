@@ -62,20 +62,23 @@ def config(quick: bool) -> dict:
     if quick:
         return {"n_train": 8, "n_test": 6, "n_net_train": 0, "n_net_test": 0, "n_transfer_train": 16, "n_times": 32,
                 "n_draws": 2,
-                "rows": (("plrf_sgd", "curve", (0.2,), ("log",)),),
-                "transfer": (("plrf_sgd", "curve", (0.2,), ("log",)), ("maloney", "curve", (0.2,), ("log",)))}
+                "plan": (("noisy", "plrf_sgd", "curve", (0.2,), ("log",)),
+                         ("transfer", "plrf_sgd", "curve", (0.2,), ("log",)),
+                         ("transfer", "maloney", "curve", (0.2,), ("log",)))}
     f2, f1 = (0.2, 0.5), (0.2,)
+    n, t = "noisy", "transfer"
+    # in order of priority (the report is checkpointed after every row)
     return {"n_train": 16, "n_test": 12, "n_net_train": 5, "n_net_test": 5, "n_transfer_train": 24, "n_times": 48,
             "n_draws": 2,
-            "rows": (("dmft_sim", "curve", f2, BOTH), ("plrf_sgd", "curve", f2, BOTH), ("network", "curve", f2, BOTH),
-                     ("dmft_sim", "pair", f2, BOTH), ("dmft_sim", "weights", f2, BOTH),
-                     ("dmft_sim", "order_parameters", f2, BOTH), ("plrf_sgd", "weights", f2, BOTH),
-                     ("network", "pair", f2, BOTH), ("network", "weights", f2, BOTH)),
-            "transfer": (("dmft_sim", "curve", f1, BOTH), ("plrf_sgd", "curve", f1, BOTH),
-                         ("maloney", "curve", f1, BOTH), ("network", "curve", f1, BOTH),
-                         ("dmft_sim", "pair", f1, BOTH), ("network", "pair", f1, BOTH),
-                         ("dmft_sim", "weights", f1, BOTH), ("plrf_sgd", "weights", f1, BOTH),
-                         ("network", "weights", f1, BOTH))}
+            "plan": ((n, "dmft_sim", "curve", f2, BOTH), (t, "dmft_sim", "curve", f1, BOTH),
+                     (n, "plrf_sgd", "curve", f2, BOTH), (t, "plrf_sgd", "curve", f1, BOTH),
+                     (t, "maloney", "curve", f1, BOTH), (n, "network", "curve", f2, BOTH),
+                     (t, "network", "curve", f1, BOTH), (n, "dmft_sim", "pair", f2, BOTH),
+                     (n, "dmft_sim", "weights", f2, BOTH), (n, "plrf_sgd", "weights", f2, BOTH),
+                     (n, "network", "pair", f2, BOTH), (n, "network", "weights", f2, BOTH),
+                     (n, "dmft_sim", "order_parameters", f2, BOTH), (t, "dmft_sim", "pair", f1, BOTH),
+                     (t, "dmft_sim", "weights", f1, BOTH), (t, "plrf_sgd", "weights", f1, BOTH),
+                     (t, "network", "pair", f1, BOTH), (t, "network", "weights", f1, BOTH))}
 
 
 def summary(row: dict) -> dict:
@@ -136,11 +139,11 @@ def study(cfg: dict, seed: int, cache: Path, log=print, checkpoint=None) -> dict
         return (cfg["n_net_train"], cfg["n_net_test"]) if kind == "network" else (cfg["n_train"], cfg["n_test"])
 
     rows = []
-    for part, spec in (("noisy", cfg["rows"]), ("transfer", cfg["transfer"])):
-        for kind, itype, fractions, scales in spec:
-            n_tr, n_te = sizes(kind)
-            if n_te == 0:
-                continue
+    for part, kind, itype, fractions, scales in cfg["plan"]:
+        n_tr, n_te = sizes(kind)
+        if n_te == 0:
+            continue
+        try:
             test = noisy(kind, itype, n_te, seed + 999)
             if part == "noisy":
                 draws = [noisy(kind, itype, n_tr, seed + 1 + 100 * d) for d in range(cfg["n_draws"])]
@@ -157,25 +160,31 @@ def study(cfg: dict, seed: int, cache: Path, log=print, checkpoint=None) -> dict
                     draws.append(data[key])
                 cpu_data["dmft_theory"] = cpu_data.get("dmft_theory", 0.0) + time.process_time() - t0
                 train_name = f"dmft_theory ({TRANSFER_PRIOR[itype]} prior)"
-            for scale in scales:
-                for f in fractions:
-                    t1 = time.process_time()
-                    head = {"part": part, "dataset": kind, "train_on": train_name, "label": LABELS[kind]}
-                    try:
-                        row = {**head, **evaluate(draws, test, itype, f, scale, seed)}
-                    except Exception as exc:  # noqa: BLE001 - one failing row is reported, the study goes on
-                        row = {**head, "input_type": itype, "fraction": f, "scale": scale,
-                               "error": f"{type(exc).__name__}: {exc}"}
-                        log(f"{part} {kind}/{itype} {f:.0%} {scale}: FAILED {row['error']}")
-                        rows.append(row)
-                        continue
-                    row["cpu_seconds"] = round(time.process_time() - t1, 2)
+        except Exception as exc:  # noqa: BLE001 - a data set that cannot be made is reported, the study goes on
+            err = f"{type(exc).__name__}: {exc}"
+            log(f"{part} {kind}/{itype}: data FAILED {err}")
+            rows.extend({"part": part, "dataset": kind, "input_type": itype, "fraction": f, "scale": sc,
+                         "error": err} for sc in scales for f in fractions)
+            continue
+        for scale in scales:
+            for f in fractions:
+                t1 = time.process_time()
+                head = {"part": part, "dataset": kind, "train_on": train_name, "label": LABELS[kind]}
+                try:
+                    row = {**head, **evaluate(draws, test, itype, f, scale, seed)}
+                except Exception as exc:  # noqa: BLE001 - one failing row is reported, the study goes on
+                    row = {**head, "input_type": itype, "fraction": f, "scale": scale,
+                           "error": f"{type(exc).__name__}: {exc}"}
+                    log(f"{part} {kind}/{itype} {f:.0%} {scale}: FAILED {row['error']}")
                     rows.append(row)
-                    if checkpoint is not None:
-                        checkpoint(rows)
-                    s = row["summary"][row["targets"][0]]["mae_mean"]
-                    log(f"{part} {kind}/{itype} {f:.0%} of {scale}: MAE " +
-                        ", ".join(f"{m} {v:.3f}" for m, v in s.items()) + f" ({row['cpu_seconds']} s CPU)")
+                    continue
+                row["cpu_seconds"] = round(time.process_time() - t1, 2)
+                rows.append(row)
+                if checkpoint is not None:
+                    checkpoint(rows)
+                s = row["summary"][row["targets"][0]]["mae_mean"]
+                log(f"{part} {kind}/{itype} {f:.0%} of {scale}: MAE " +
+                    ", ".join(f"{m} {v:.3f}" for m, v in s.items()) + f" ({row['cpu_seconds']} s CPU)")
     return {"rows": rows, "cpu_data": {k: round(v, 1) for k, v in cpu_data.items()}}
 
 
@@ -197,6 +206,29 @@ def table(rows: list) -> list[dict]:
                         "coverage_both": round(s["coverage_both"], 3), "best": s["best"],
                         "topology_adds": s["topology_adds"]})
     return out
+
+
+def table_rst(entries: list[dict]) -> str:
+    """The verdict table as a reStructuredText list-table (included by docs/results_noisy.rst)."""
+    head = ["part", "data / input", "target", "observed", "MAE topo", "MAE base", "MAE both", "MAE null",
+            "MAE direct", "MAE mean", "both per draw", "within 5% both / base / direct", "cov. both", "topology"]
+    lines = [".. list-table::", "   :header-rows: 1", "   :class: small", ""]
+
+    def add(cells):
+        lines.append("   * - " + str(cells[0]))
+        lines.extend("     - " + str(c) for c in cells[1:])
+
+    add(head)
+    for e in entries:
+        obs = f"{100 * e['fraction']:.0f}% {'steps' if e['scale'] == 'linear' else 'log-time'}"
+        if "error" in e:
+            add([e["part"], f"{e['dataset']} / {e['input_type']}", "", obs, *[""] * 9, "failed: " + e["error"][:60]])
+            continue
+        add([e["part"], f"{e['dataset']} / {e['input_type']}", e["target"], obs,
+             *(f"{e['mae_' + m]:.3f}" for m in METHODS), " / ".join(f"{v:.3f}" for v in e["mae_both_draws"]),
+             f"{e['within5_both']:.2f} / {e['within5_baseline']:.2f} / {e['within5_direct']:.2f}",
+             f"{e['coverage_both']:.2f}", e["topology_adds"]])
+    return "\n".join(lines) + "\n"
 
 
 def figures(rows: list, out: Path) -> list[str]:
@@ -302,6 +334,7 @@ def run(quick: bool = False, out: Path | str | None = None, seed: int = 0, cache
               "cpu_seconds": round(time.process_time() - t0, 1),
               "provenance": provenance.collect(params={"seed": seed, "quick": quick})}
     atomic_write_text(out / "report.json", json.dumps(report, indent=1, default=str))
+    atomic_write_text(out / "verdict_table.rst", table_rst(report["verdict_table"]))
     (out / "report.partial.json").unlink(missing_ok=True)
     for r in clean:
         for v in r.get("verdict", [r.get("error", "")]):
