@@ -57,7 +57,7 @@ BOTH = ("linear", "log")
 
 def config(quick: bool) -> dict:
     """Sizes. quick: PLRF and Maloney only (~20 s of CPU); default: every generator, 20% and 50% of steps
-    and of log-time for the noisy rows, 20% for the transfer rows (~6-10 CPU minutes, most of it the
+    and of log-time for the noisy rows (also 10% and 30% for single curves), 20% for the transfer rows (~6-10 CPU minutes, most of it the
     DMFT simulations, the network training and the featurisation)."""
     if quick:
         return {"n_train": 8, "n_test": 6, "n_net_train": 0, "n_net_test": 0, "n_transfer_train": 16, "n_times": 32,
@@ -65,14 +65,14 @@ def config(quick: bool) -> dict:
                 "plan": (("noisy", "plrf_sgd", "curve", (0.2,), ("log",)),
                          ("transfer", "plrf_sgd", "curve", (0.2,), ("log",)),
                          ("transfer", "maloney", "curve", (0.2,), ("log",)))}
-    f2, f1 = (0.2, 0.5), (0.2,)
+    f4, f2, f1 = (0.1, 0.2, 0.3, 0.5), (0.2, 0.5), (0.2,)
     n, t = "noisy", "transfer"
     # in order of priority (the report is checkpointed after every row)
     return {"n_train": 16, "n_test": 12, "n_net_train": 5, "n_net_test": 5, "n_transfer_train": 24, "n_times": 48,
             "n_draws": 2,
-            "plan": ((n, "dmft_sim", "curve", f2, BOTH), (t, "dmft_sim", "curve", f1, BOTH),
-                     (n, "plrf_sgd", "curve", f2, BOTH), (t, "plrf_sgd", "curve", f1, BOTH),
-                     (t, "maloney", "curve", f1, BOTH), (n, "network", "curve", f2, BOTH),
+            "plan": ((n, "dmft_sim", "curve", f4, BOTH), (t, "dmft_sim", "curve", f1, BOTH),
+                     (n, "plrf_sgd", "curve", f4, BOTH), (t, "plrf_sgd", "curve", f1, BOTH),
+                     (t, "maloney", "curve", f1, BOTH), (n, "network", "curve", f4, BOTH),
                      (t, "network", "curve", f1, BOTH), (n, "dmft_sim", "pair", f2, BOTH),
                      (n, "dmft_sim", "weights", f2, BOTH), (n, "plrf_sgd", "weights", f2, BOTH),
                      (n, "network", "pair", f2, BOTH), (n, "network", "weights", f2, BOTH),
