@@ -201,12 +201,27 @@ def targets_check(rows: list) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="seconds-to-a-minute version (CI)")
+    ap.add_argument("--part", choices=("theory", "noisy"), default="theory",
+                    help="theory: DMFT theory rows (report.json); noisy: noisy generators and transfer "
+                         "(analyses/predict_exponents_noisy.py, written to OUT/noisy/)")
     ap.add_argument("--out", default=str(ROOT / "analyses" / "results" / "predict_exponents"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache", default=None, help="noisy part: sweep store folder for the generated runs "
+                                                  "(default: a temporary folder, removed afterwards)")
     args = ap.parse_args(argv)
     if args.seed < 0:
         print("--seed must be a non-negative integer", file=sys.stderr)
         return 2
+    if args.part == "noisy":
+        import importlib.util
+
+        # a sibling script, loaded by path: analyses/ is not an installed package
+        spec = importlib.util.spec_from_file_location("predict_exponents_noisy", Path(__file__).with_name(
+            "predict_exponents_noisy.py"))
+        noisy = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(noisy)
+        return noisy.run(quick=args.quick, out=Path(args.out) / "noisy", seed=args.seed,
+                                           cache=args.cache)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = config(args.quick)
