@@ -117,3 +117,15 @@ def test_missing_channel_message_says_how_to_choose_the_channel():
         est.predict([run])
     r = est.set_params(channel="loss").predict([run])
     assert r.shape == (1,) and np.isfinite(r[0])
+
+
+def test_a_finished_sweep_leaves_no_stale_lock_message(tmp_path, capsys):
+    # Was: the lock file kept the finished driver's pid, so every later --resume printed
+    # "taking over the stale lock ... left by pid N" as if that driver had been killed.
+    cfg = tmp_path / "grid.toml"
+    cfg.write_text('generator = "modesum"\nseeds = {start = 0, stop = 2}\n[params]\nb = 1.5\n[grid]\na = [1.5, 2.0]\n'
+                   '[axis]\ntimes = {start = 1, stop = 1e3, num = 16, log = true}\n')
+    assert main(["sweep", str(cfg), "--out", str(tmp_path / "s")]) == 0
+    capsys.readouterr()
+    assert main(["sweep", str(cfg), "--out", str(tmp_path / "s"), "--resume"]) == 0
+    assert "stale lock" not in capsys.readouterr().err
