@@ -129,3 +129,18 @@ def test_a_finished_sweep_leaves_no_stale_lock_message(tmp_path, capsys):
     capsys.readouterr()
     assert main(["sweep", str(cfg), "--out", str(tmp_path / "s"), "--resume"]) == 0
     assert "stale lock" not in capsys.readouterr().err
+
+
+def test_version_flag(capsys):
+    from toptraj import __version__
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"toptraj {__version__}"
+
+
+def test_columns_refuses_a_role_given_twice(tmp_path, capsys):
+    # Was: --columns train=a,train=b silently used the last one.
+    f = _csv(tmp_path / "run.csv", 64)
+    assert main(["analyze", str(f), "--columns", "train=train_loss,train=val_loss", "--out", str(tmp_path / "o")]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "--columns" in line and "twice" in line

@@ -11,6 +11,7 @@ falls); r > 0.
 
 Outputs: a table on stdout, and in ``out``: ``summary.json`` (strict JSON: null, never NaN),
 ``overview.png``, ``runs.png`` and ``report.html`` (one self-contained file with the figures embedded).
+A folder that already holds them from an earlier run is refused (exit 2) unless ``--overwrite``.
 
 Exit status: 0 when at least one run was read (bad files in a folder are reported on stderr, one
 line each, and skipped); 2 bad input (nothing readable, bad arguments); 3 a numerical failure.
