@@ -132,10 +132,10 @@ def test_a_finished_sweep_leaves_no_stale_lock_message(tmp_path, capsys):
 
 
 def test_version_flag(capsys):
-    from toptraj import __version__
+    import toptraj
 
     assert main(["--version"]) == 0
-    assert capsys.readouterr().out.strip() == f"toptraj {__version__}"
+    assert capsys.readouterr().out.strip() == f"toptraj {toptraj.__version__}"
 
 
 def test_columns_refuses_a_role_given_twice(tmp_path, capsys):

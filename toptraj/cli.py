@@ -110,10 +110,10 @@ COMMANDS: tuple[Command, ...] = (
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The top-level parser (``argv`` is accepted for compatibility and ignored)."""
-    from toptraj import __version__
+    import toptraj
 
     parser = _Parser(prog="toptraj", description="Topological analysis of training trajectories.")
-    parser.add_argument("--version", action="version", version=f"toptraj {__version__}")
+    parser.add_argument("--version", action="version", version=f"toptraj {toptraj.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for cmd in COMMANDS:
         p = sub.add_parser(cmd.name, help=cmd.help)
