@@ -188,7 +188,7 @@ def test_fuzz_csv_bytes_and_npz_fields(tmp_path):
     def fuzz_csv(head, rows, sep, junk):
         p = tmp_path / "fuzz.csv"
         p.write_bytes((head + "\n" + "\n".join(sep.join(r) for r in rows)).encode("utf-8", "replace") + junk)
-        check(["analyze", str(p), "--no-plots", "--out", str(tmp_path / "o")])
+        check(["analyze", str(p), "--no-plots", "--overwrite", "--out", str(tmp_path / "o")])
 
     arrays = st.one_of(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=5).map(np.array),
                        st.just(np.zeros((2, 2, 2))), st.just(np.array(["a", "b"])), st.just(np.array(3.0)))
@@ -204,7 +204,7 @@ def test_fuzz_csv_bytes_and_npz_fields(tmp_path):
     def fuzz_npz(times, values, channels, meta_text):
         p = tmp_path / "fuzz.npz"
         np.savez(p, times=times, values=values, channels=channels, meta=np.array(meta_text))
-        check(["analyze", str(p), "--no-plots", "--out", str(tmp_path / "o")])
+        check(["analyze", str(p), "--no-plots", "--overwrite", "--out", str(tmp_path / "o")])
 
     fuzz_csv()
     fuzz_npz()

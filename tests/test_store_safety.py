@@ -109,9 +109,10 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys):
     with Store(root) as st:
         st.register_sweep("s", {}, [KEY])
         assert st.locked
+        assert json.loads((root / ".lock").read_text())["pid"] == os.getpid()
     err = capsys.readouterr().err
     assert "stale lock" in err and f"pid {dead.pid}" in err
-    assert json.loads((root / ".lock").read_text())["pid"] == os.getpid()
+    assert (root / ".lock").read_text() == ""  # a clean release empties the file (no stale-lock message next time)
 
 
 def test_stores_of_one_process_share_the_lock(tmp_path):

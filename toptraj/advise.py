@@ -37,16 +37,21 @@ EXIT_NUMERICAL = 3
 
 
 def _read(path: Path) -> Trajectory:
-    from toptraj.io import load_trajectory, read_loss_csv
+    # Logs go through toptraj.readers, so advise takes the same files as `toptraj analyze`
+    # (train_loss/val_loss columns, Lightning, Hugging Face, TensorBoard, ...).
+    from toptraj.io import load_trajectory
+    from toptraj.readers import read_file
 
     if not path.exists():
         raise InputError(f"{path}: file not found")
+    if path.is_dir() and not (path / "meta.yaml").is_file():
+        raise InputError(f"{path}: is a folder; give one log file per width")
     if path.suffix == ".npz":
         return load_trajectory(path)
-    runs = read_loss_csv(path)
-    if len(runs) != 1:
-        raise InputError(f"{path}: holds {len(runs)} runs (column 'run'); give one run per file")
-    return runs[0]
+    logs = read_file(path)
+    if len(logs) != 1:
+        raise InputError(f"{path}: holds {len(logs)} runs; give one run per file")
+    return logs[0].to_trajectory()
 
 
 def parse_widths(text: str | None, n: int) -> list[float] | None:
@@ -281,12 +286,18 @@ def plot_frontier(res: dict, path: Path) -> Path:
     return plotting.save_figure(fig, path)
 
 
-def run_advise(paths, widths=None, out: str | Path | None = "out/advise", n_boot: int = 500, seed: int = 0) -> int:
-    """Read runs, print the advice, write ``advice.json`` and ``frontier.png`` into ``out``; exit code."""
+def run_advise(paths, widths=None, out: str | Path | None = "out/advise", n_boot: int = 500, seed: int = 0,
+               overwrite: bool = False) -> int:
+    """Read runs, print the advice, write ``advice.json`` and ``frontier.png`` into ``out``; exit code.
+
+    An earlier ``advice.json`` or ``frontier.png`` in ``out`` is replaced only with ``overwrite=True``.
+    """
     from toptraj import provenance
+    from toptraj.analyze import check_out_free
 
     try:
         runs, w = load_sweep(paths, widths)
+        check_out_free(out, ("advice.json", "frontier.png"), overwrite)
         plrf_like = _is_plrf(runs)
         try:
             res = estimate(runs, w, n_boot=n_boot, seed=seed)
@@ -337,9 +348,10 @@ def run_advise(paths, widths=None, out: str | Path | None = "out/advise", n_boot
 
 def add_cli_arguments(parser) -> None:
     """Arguments of `toptraj advise`."""
-    parser.add_argument("files", nargs="+", help="loss curves at >= 3 widths: CSV (step, loss[, test_loss]) or stored .npz")
+    parser.add_argument("files", nargs="+", help="loss curves at >= 3 widths, one run per file: any log `toptraj analyze` reads, or stored .npz")
     parser.add_argument("--widths", default=None, help="comma-separated widths in file order (default: stored params N)")
     parser.add_argument("--out", default="out/advise", help="folder for advice.json and frontier.png (default out/advise)")
+    parser.add_argument("--overwrite", action="store_true", help="replace advice.json and frontier.png of an earlier run")
 
 
 def run_cli(args) -> int:
@@ -348,4 +360,4 @@ def run_cli(args) -> int:
     except InputError as exc:
         print(f"toptraj advise: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    return run_advise(args.files, widths=widths, out=args.out)
+    return run_advise(args.files, widths=widths, out=args.out, overwrite=args.overwrite)

@@ -11,6 +11,7 @@ falls); r > 0.
 
 Outputs: a table on stdout, and in ``out``: ``summary.json`` (strict JSON: null, never NaN),
 ``overview.png``, ``runs.png`` and ``report.html`` (one self-contained file with the figures embedded).
+A folder that already holds them from an earlier run is refused (exit 2) unless ``--overwrite``.
 
 Exit status: 0 when at least one run was read (bad files in a folder are reported on stderr, one
 line each, and skipped); 2 bad input (nothing readable, bad arguments); 3 a numerical failure.
@@ -69,6 +70,7 @@ def add_common_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--no-plots", action="store_true", help="skip the figures and the HTML report")
     p.add_argument("--force-size", action="store_true", help="read files above the 1 GiB size guard")
+    p.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run in --out")
 
 
 def add_cli_arguments(p) -> None:
@@ -76,6 +78,22 @@ def add_cli_arguments(p) -> None:
     p.add_argument("paths", nargs="+", help="log files (CSV, JSON, TensorBoard events, .npz) or folders")
     add_common_arguments(p)
     p.set_defaults(out="out/analyze")
+
+
+#: Files analyze and predict write into --out.
+OUTPUT_NAMES = ("summary.json", "overview.png", "runs.png", "report.html")
+
+
+def check_out_free(out, names=OUTPUT_NAMES, overwrite: bool = False) -> None:
+    """InputError when ``out`` already holds any of ``names`` and ``overwrite`` is False (nothing is lost)."""
+    from toptraj.exceptions import InputError
+
+    if out is None or overwrite:
+        return
+    held = [n for n in names if (Path(out) / n).exists()]
+    if held:
+        raise InputError(f"--out {out}: already holds {', '.join(held)} from an earlier run; "
+                         "pass --overwrite to replace them, or give another folder")
 
 
 def fail(command: str, message: str, code: int) -> int:
@@ -247,8 +265,11 @@ def write_outputs(out, command: str, summary: dict, items: list[dict], header, r
 
 # -- the command -----------------------------------------------------------------------------------
 def run_analyze(paths, out=None, columns=None, window=None, seed: int = 0, plots: bool = True,
-                topology: bool = True, force_size: bool = False) -> int:
-    """Analyse files/folders; print the table; write outputs into ``out``; return the exit status."""
+                topology: bool = True, force_size: bool = False, overwrite: bool = False) -> int:
+    """Analyse files/folders; print the table; write outputs into ``out``; return the exit status.
+
+    Outputs of an earlier run in ``out`` are replaced only with ``overwrite=True`` (exit 2 otherwise).
+    """
     from toptraj import provenance
 
     command = "analyze"
@@ -258,6 +279,7 @@ def run_analyze(paths, out=None, columns=None, window=None, seed: int = 0, plots
             raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
         win = parse_window(window) if isinstance(window, (str, type(None))) else tuple(window)
         logs, errors = read_inputs(paths, columns, command, force_size)
+        check_out_free(out, overwrite=overwrite)
     except _INPUT_ERRORS as exc:
         return fail(command, exc, EXIT_BAD_INPUT)
     results, items, failed = [], [], []

@@ -80,7 +80,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
     from toptraj.analyze import run_analyze
 
     return run_analyze(args.paths, out=args.out, columns=args.columns, window=args.window, seed=args.seed,
-                       plots=not args.no_plots, force_size=args.force_size)
+                       plots=not args.no_plots, force_size=args.force_size, overwrite=args.overwrite)
 
 
 def _run_predict(args: argparse.Namespace) -> int:
@@ -88,7 +88,7 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     return run_predict(args.paths, N=args.N, P=args.P, horizon=args.horizon, fraction=args.fraction,
                        out=args.out, columns=args.columns, window=args.window, seed=args.seed,
-                       plots=not args.no_plots, force_size=args.force_size)
+                       plots=not args.no_plots, force_size=args.force_size, overwrite=args.overwrite)
 
 
 #: The subcommands, in the order ``toptraj --help`` lists them.
@@ -110,7 +110,10 @@ COMMANDS: tuple[Command, ...] = (
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The top-level parser (``argv`` is accepted for compatibility and ignored)."""
+    import toptraj
+
     parser = _Parser(prog="toptraj", description="Topological analysis of training trajectories.")
+    parser.add_argument("--version", action="version", version=f"toptraj {toptraj.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for cmd in COMMANDS:
         p = sub.add_parser(cmd.name, help=cmd.help)
@@ -130,7 +133,7 @@ def _report(command: str, exc: BaseException) -> int:
         print(f"toptraj {command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if isinstance(exc, OSError):  # e.g. --out names an existing file, or a folder that cannot be written
-        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        where = f" {exc.filename}:" if getattr(exc, "filename", None) else ""
         print(f"toptraj {command}: error:{where} {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     text = " ".join(str(exc).split())

@@ -30,7 +30,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from toptraj.exceptions import InputError
 from toptraj.trajectory import Trajectory
-from toptraj.validation import check_choice, check_number
+from toptraj.validation import check_choice, check_number, check_seed
+
+#: Most trees PhaseClassifier accepts (the study uses 200-300; a larger value is almost surely a typo).
+MAX_ESTIMATORS = 10_000
 
 PHASE_NAMES = ("Ia", "Ib", "Ic", "II", "III", "IVa", "IVb")  # = generators.plrf.PHASES
 INPUTS = ("curve", "front")
@@ -175,7 +178,10 @@ class PhaseClassifier(ClassifierMixin, BaseEstimator):
     def _check(self):
         check_choice("input", self.input, INPUTS)
         check_choice("features", self.features, FEATURE_SETS)
-        check_number("n_estimators", self.n_estimators, low=1, integer=True)
+        # An upper bound, so that a typo (1e12 trees) is refused at once instead of running for days.
+        check_number("n_estimators", self.n_estimators, low=1, high=MAX_ESTIMATORS, integer=True)
+        if check_seed("seed", self.seed) is not None:
+            check_number("seed", self.seed, high=2**32 - 1)  # the forest's random_state range
 
     def featurize(self, X) -> np.ndarray:
         """Feature matrix, shape (n_samples, n_features)."""

@@ -160,8 +160,11 @@ def predict_log(log, horizon, fraction, N, P, window, seed, predictor):
 
 
 def run_predict(paths, N=None, P=None, horizon=None, fraction=None, out=None, columns=None, window=None,
-                seed: int = 0, plots: bool = True, force_size: bool = False) -> int:
-    """Forecast each run; print the table; write outputs into ``out``; return the exit status."""
+                seed: int = 0, plots: bool = True, force_size: bool = False, overwrite: bool = False) -> int:
+    """Forecast each run; print the table; write outputs into ``out``; return the exit status.
+
+    Outputs of an earlier run in ``out`` are replaced only with ``overwrite=True`` (exit 2 otherwise).
+    """
     from toptraj import provenance
 
     command = "predict"
@@ -170,12 +173,15 @@ def run_predict(paths, N=None, P=None, horizon=None, fraction=None, out=None, co
         for name, v in (("--N", N), ("--P", P), ("--horizon", horizon)):
             if v is not None and not (isinstance(v, (int, float)) and v > 0 and not math.isnan(v)):
                 raise ValueError(f"{name} must be a positive number, got {v!r}")
+        if horizon is not None and math.isinf(horizon):  # N, P = inf are the infinite-size limits
+            raise ValueError(f"--horizon must be a finite number of steps, got {horizon!r}")
         if fraction is not None and not (isinstance(fraction, (int, float)) and 0 < fraction < 1):
             raise ValueError(f"--fraction must be in (0, 1), got {fraction!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
         win = _an.parse_window(window) if isinstance(window, (str, type(None))) else tuple(window)
         logs, errors = _an.read_inputs(paths, columns, command, force_size)
+        _an.check_out_free(out, overwrite=overwrite)
     except _an._INPUT_ERRORS as exc:
         return _an.fail(command, exc, _an.EXIT_BAD_INPUT)
     predictor, how = shipped_predictor()

@@ -51,6 +51,7 @@ FORMAT_VERSION = 1
 CLIP_SD = 5.0
 MIN_ITEMS = 6
 MIN_GROUPS = 3
+MAX_POINTS = 10_000  # most log-time grid points (n_points) accepted
 SHIPPED = {"curve": "exponent_predictor_curve.npz", "width_sweep": "exponent_predictor_width_sweep.npz"}
 DEFAULT_TARGETS = {"curve": ("time_exponent",), "pair": ("time_exponent",), "weights": ("time_exponent",),
                    "order_parameters": ("a", "b"), "width_sweep": ("a", "b"), "data_sweep": ("a", "b")}
@@ -145,8 +146,11 @@ def check_items(X: Any, input_type: str, channel: str = "test_loss") -> list:
         for t in trajs:
             missing = [c for c in need if not t.has_channel(c)]
             if missing:
+                hint = (f" (the channel read is the parameter channel={channel!r}: rename the run's channel or pass "
+                        f"e.g. channel='loss'; set_params works on a fitted or shipped predictor)"
+                        if missing == [channel] else "")
                 raise InputError(f"X[{i}] lacks channel(s) {missing} needed by input_type={input_type!r}; "
-                                 f"it has {list(t.channels)[:8]}")
+                                 f"it has {list(t.channels)[:8]}{hint}")
             if input_type == "order_parameters" and sum(c.startswith("H_") for c in t.channels) < 3:
                 raise InputError(f"X[{i}] needs at least 3 per-mode channels H_k for input_type='order_parameters'")
             if input_type == "weights" and len(t.channels_with_prefix("proj_")) < 2:
@@ -217,7 +221,7 @@ class ExponentPredictor(RegressorMixin, BaseEstimator):
         Count the fraction in steps (t <= t0 + f (T - t0)) or in log-time.
     coverage : float in (0, 1)
         Nominal coverage of :meth:`predict_interval`.
-    n_points : int >= 8
+    n_points : int in [8, 10000]
         Points of the log-time grid the topology is computed on.
     n_splits : int >= 2
         Folds (of whole groups) for the conformal calibration and the ridge penalty.
@@ -265,7 +269,8 @@ class ExponentPredictor(RegressorMixin, BaseEstimator):
             raise InputError(str(exc)) from exc
         check_choice("scale", self.scale, TIME_SCALES)
         check_number("coverage", self.coverage, low=0.0, high=1.0, low_open=True, high_open=True)
-        check_number("n_points", self.n_points, low=8, integer=True)
+        # Bounded: the features take Rips persistence of n_points points (1e9 would exhaust memory).
+        check_number("n_points", self.n_points, low=8, high=MAX_POINTS, integer=True)
         check_number("n_splits", self.n_splits, low=2, integer=True)
         check_seed("seed", self.seed)
 

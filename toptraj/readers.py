@@ -182,6 +182,8 @@ def _parse_columns(columns) -> dict[str, str]:
             if "=" not in part:
                 raise InputError(f"--columns: {part!r} must have the form ROLE=NAME, roles {list(ROLES)}")
             role, name = (s.strip() for s in part.split("=", 1))
+            if role in out:
+                raise InputError(f"--columns: role {role!r} given twice ({out[role]!r} and {name!r}); give each role once")
             out[role] = name
         columns = out
     if not isinstance(columns, Mapping):

@@ -299,9 +299,13 @@ class _StoreLock:
         entry[1] -= 1
         if entry[1] == 0:
             del cls._held[key]
-            # The file is left in place (unlinking it would race with a waiting driver); closing
-            # the descriptor releases the flock.
-            os.close(entry[0])
+            # The file is left in place (unlinking it would race with a waiting driver), but emptied
+            # while still locked, so that the next driver does not report a clean exit as a stale
+            # lock; closing the descriptor releases the flock.
+            try:
+                os.ftruncate(entry[0], 0)
+            finally:
+                os.close(entry[0])
 
     @staticmethod
     def _read(path: Path) -> dict:
