@@ -19,10 +19,10 @@ def run_cli(argv):
     return code, out.getvalue(), err.getvalue()
 
 
-def noisy_run(path, n=20000, seed=3, gap=False):
+def noisy_run(path, n=20000, seed=3, gap=False, floor=0.05):
     rng = np.random.default_rng(seed)
     t = np.arange(1, n + 1.0)
-    train = (0.05 + 2 * t**-0.6) * np.exp(0.03 * rng.standard_normal(t.size))
+    train = (floor + 2 * t**-0.6) * np.exp(0.03 * rng.standard_normal(t.size))
     lines = ["step,train_loss,val_loss"] if gap else ["step,loss"]
     for i in range(n):
         if gap:
@@ -31,7 +31,7 @@ def noisy_run(path, n=20000, seed=3, gap=False):
         else:
             lines.append(f"{t[i]:g},{float(train[i])!r}")
     path.write_text("\n".join(lines) + "\n")
-    return path, 0.05 + 2 * t[-1] ** -0.6
+    return path, floor + 2 * t[-1] ** -0.6
 
 
 @pytest.mark.slow
@@ -62,7 +62,7 @@ def test_shipped_predictor_used_when_present(tmp_path, monkeypatch):
     mod = types.ModuleType("toptraj.predictor")
     mod.load_shipped = lambda name: Fake() if name == "curve" else None
     monkeypatch.setitem(sys.modules, "toptraj.predictor", mod)
-    f, _ = noisy_run(tmp_path / "run.csv", n=3000)
+    f, _ = noisy_run(tmp_path / "run.csv", n=3000, floor=0.0)  # floor-free: inside the predictor's domain
     code, out, err = run_cli(["predict", str(f), "--out", str(tmp_path / "o"), "--no-plots"])
     assert code == 0 and "shipped predictor" in err and "not available" not in err
     run = json.loads((tmp_path / "o" / "summary.json").read_text())["runs"][0]
@@ -125,3 +125,19 @@ def test_onset_forecast_wired_to_the_detector_when_installed(tmp_path, monkeypat
     run = json.loads((tmp_path / "p" / "summary.json").read_text())["runs"][0]
     assert code == 0 and run["overfitting_onset_step"] == 5000.0 and run["overfitting_onset_interval"] == [3000.0, 9000.0]
     assert seen["N"] == 256 and seen["P"] == 1000 and seen["mode"] == "forecast" and "loss" in seen["channels"]
+
+
+def test_shipped_predictor_not_applied_to_curves_with_a_floor(tmp_path):
+    # the shipped curve predictor was trained on floor-free curves: on L = 0.1 + t^-1 it read r = 0.27 with a
+    # narrow interval, so it is withheld (with the reason) and the fit's r = 1 stands; a pure power law keeps it
+    t = np.geomspace(1.0, 1e4, 200)
+    for name, y in (("floor", 0.1 + t ** -1.0), ("pure", t ** -0.5)):
+        rows = "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in zip(t, y))
+        (tmp_path / f"{name}.csv").write_text("step,loss\n" + rows)
+    code, _, err = run_cli(["predict", str(tmp_path / "floor.csv"), str(tmp_path / "pure.csv"),
+                            "--out", str(tmp_path / "o"), "--no-plots"])
+    assert code == 0, err
+    runs = {r["run"]: r for r in json.loads((tmp_path / "o" / "summary.json").read_text())["runs"]}
+    assert runs["floor"]["predictor_time_exponent"] is None and "training domain" in runs["floor"]["predictor_error"]
+    assert abs(runs["floor"]["time_exponent"] - 1.0) < 0.02
+    assert abs(runs["pure"]["predictor_time_exponent"] - 0.5) < 0.05

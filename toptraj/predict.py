@@ -103,6 +103,19 @@ def _hide_end(log, fraction):
     return shown, (t[t > cut], y[t > cut])
 
 
+# Largest share of the last logged loss that a fitted floor L0 may make up before the shipped predictor
+# (trained on floor-free DMFT curves) counts as outside its domain.
+FLOOR_DOMAIN = 0.05
+
+
+def _floor_share(fit, y) -> float:
+    """L0 / (last logged loss) of an accepted fit; 0 when the fit was refused or has no floor."""
+    if not fit.ok or not (math.isfinite(fit.L0) and fit.L0 > 0):
+        return 0.0
+    last = float(np.asarray(y, dtype=float)[-1])
+    return float(fit.L0 / last) if last > 0 else 0.0
+
+
 def predict_log(log, horizon, fraction, N, P, window, seed, predictor):
     from toptraj.transitions import overfitting_onset
 
@@ -127,7 +140,14 @@ def predict_log(log, horizon, fraction, N, P, window, seed, predictor):
     if fit.ok and h > fit.window[1] * 1e3:
         res["notes"].append("horizon is more than 1000x beyond the fit window: the forecast is an extrapolation "
                             "of the power law over several decades")
-    if predictor is not None:
+    floor_share = _floor_share(fit, y)
+    if predictor is not None and floor_share > FLOOR_DOMAIN:
+        # the shipped predictor saw only floor-free curves (N = P = inf): its number would be confident and wrong
+        res["predictor_time_exponent"] = None
+        res["predictor_error"] = (f"not applied: the fitted loss floor L0 is {floor_share:.0%} of the last logged "
+                                  f"loss, outside the shipped predictor's training domain (curves without a floor, "
+                                  f"share <= {FLOOR_DOMAIN:.0%}); the exponent comes from the fit")
+    elif predictor is not None:
         try:
             from toptraj.trajectory import Trajectory
 
