@@ -70,6 +70,6 @@ def test_advise_reads_stored_plrf_runs_as_fronts(tmp_path, capsys):
              for d in (16, 32, 64)]
     assert run_advise(files, out=tmp_path / "out") == 0  # widths from the stored params d
     out = capsys.readouterr().out
-    assert "PLRF runs" in out and "nearest phase" in out
+    assert "PLRF runs" in out and "phase" in out
     res = json.loads((tmp_path / "out" / "advice.json").read_text())
     assert 0.2 < res["plrf"]["eta"] < 1.5
