@@ -98,6 +98,23 @@ def features(kind, sweeps, fraction, scale):
     return PhaseClassifier(input=kind, features="topology").featurize(X)
 
 
+def _features_task(args):
+    kind, sweeps, fraction, scale = args
+    return features(kind, sweeps, fraction, scale)
+
+
+def all_features(jobs, sets, fraction, scale) -> dict:
+    """{(kind, name): feature matrix} for every input kind and sample set, on ``jobs`` processes."""
+    tasks = [(kind, name) for kind in ("curve", "front") for name in sets]
+    args = [(kind, sets[name], fraction, scale) for kind, name in tasks]
+    if jobs <= 1:
+        return {t: _features_task(a) for t, a in zip(tasks, args)}
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return dict(zip(tasks, pool.map(_features_task, args)))
+
+
 def figure(test_pts, preds, yte, out: Path):
     from toptraj import plotting
 
@@ -133,6 +150,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--fraction", type=float, default=0.2, help="fraction of training observed (default 0.2)")
     parser.add_argument("--scale", default="linear", choices=("linear", "log"), help="steps or log-steps (default linear)")
     parser.add_argument("--sizes", default=None, help="TRAIN,TEST points (default 220,200; quick 40,30)")
+    parser.add_argument("--jobs", type=int, default=1, help="processes for the features (default 1)")
     parser.add_argument("--cache", default=None, help="folder for the simulated sweeps (reused when present)")
     parser.add_argument("--d", default=None, help="D1,D2,D3 of the sweep; the curve input is the middle one "
                                                   "(default 64,128,256; quick 24,48,96)")
@@ -155,11 +173,13 @@ def main(argv=None) -> dict:
     yte = [plrf.phase(a, b) for a, b in test_pts]
     dist = [boundary_distance(a, b) for a, b in test_pts]
     results, preds = {}, {}
+    feats_of = all_features(args.jobs, {"test": test_sweeps, "train0": draws[0][1], "train1": draws[1][1]},
+                            args.fraction, args.scale)
     for kind in ("curve", "front"):
-        Fte = features(kind, test_sweeps, args.fraction, args.scale)
+        Fte = feats_of[(kind, "test")]
         res = {"d": list(d_list) if kind == "front" else [d_list[len(d_list) // 2]], "draws": []}
-        for k, (pts, sweeps) in enumerate(draws):
-            Ftr = features(kind, sweeps, args.fraction, args.scale)
+        for k, (pts, _) in enumerate(draws):
+            Ftr = feats_of[(kind, f"train{k}")]
             ytr = [plrf.phase(a, b) for a, b in pts]
             row = {}
             for feats in FEATURE_SETS:

@@ -94,3 +94,8 @@ def test_feature_sets_are_nested_column_blocks_and_fit_features_checks_shapes():
         clf.predict_features(full)
     with pytest.raises(ValueError, match="features"):
         feature_columns("curve", "pixels")
+    sweeps = [[_curve(a, b, d=d) for d in (16, 32, 64)] for a, b in ((1.2, 0.2), (1.0, 1.6))]
+    full = PhaseClassifier(input="front", features="topology").featurize(sweeps)
+    assert full.shape[1] == feature_columns("front", "topology").size
+    sub = PhaseClassifier(input="front", features="baseline").featurize(sweeps[::-1])
+    np.testing.assert_allclose(sub, full[::-1, feature_columns("front", "baseline")])

@@ -8,7 +8,8 @@ IVa, IVb, regions of the (alpha, beta) plane (data and target exponents).
 
 - ``input="curve"``: one early loss curve at one parameter count d (a Trajectory, loss vs step);
 - ``input="front"``: loss curves at several d (a sequence of >= 3 Trajectory, ``params['d']``),
-  read as loss-vs-flops fronts f = step x d.
+  read as loss-vs-flops fronts f = step x d, together with the curve features of the runs at the
+  smallest, middle and largest d.
 
 Feature sets, nested: ``"baseline"`` is the plain fits (log-log slopes over sixths of the curve, the
 L0 + A t^-r fit, the drop ratio, and for fronts the envelope slope and the slope of the best d against
@@ -288,6 +289,13 @@ def front_physics_features(runs_t, runs_y, ds) -> np.ndarray:
                      last[0], last[1], last[4], last[7]])
 
 
+def _d_of(run) -> float:
+    try:
+        return float(run.params.get("d", run.params.get("N")))
+    except (TypeError, ValueError, AttributeError):
+        return math.nan  # front_arrays has already rejected a run without d
+
+
 def _front_physics_of_runs(sweep, where: str) -> np.ndarray:
     """front_physics_features of a sweep of Trajectory runs (steps x batch, sorted by d)."""
     rows = []
@@ -346,13 +354,19 @@ class PhaseClassifier(ClassifierMixin, BaseEstimator):
             else:
                 ds, f, L = front_arrays(x, where)
                 smallest = np.isfinite(L[0])
-                row = [front_baseline_features(ds, f, L), curve_baseline_features(f[smallest], L[0][smallest])]
+                runs = [_curve(r, f"{where}[{j}]") for j, r in sorted(enumerate(x), key=lambda jr: _d_of(jr[1]))]
+                runs = [runs[0], runs[len(runs) // 2], runs[-1]]  # smallest, middle, largest d: a fixed width
+                # blocks: the front's own features, then the same features of those runs' curves
+                row = [front_baseline_features(ds, f, L), curve_baseline_features(f[smallest], L[0][smallest]),
+                       *(curve_baseline_features(t, y) for t, y in runs)]
                 if self.features in ("physics", "topology"):
                     row.append(_front_physics_of_runs(x, where))
+                    row.extend(curve_physics_features(t, y) for t, y in runs)
                 if self.features == "topology":
                     env = np.nanmin(np.where(np.isfinite(L), L, np.nan), axis=0)
                     ok = np.isfinite(env)
                     row.append(curve_topology_features(f[ok], env[ok]))
+                    row.extend(curve_topology_features(t, y) for t, y in runs)
             rows.append(np.concatenate(row))
         return np.nan_to_num(np.asarray(rows, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
 
@@ -414,13 +428,13 @@ class PhaseClassifier(ClassifierMixin, BaseEstimator):
 
 
 #: Widths of the column blocks of :meth:`PhaseClassifier.featurize`: plain fits, physics, topology.
-_BLOCKS = {"curve": (8, 13, 9), "front": (13, 12, 9)}
+_BLOCKS = {"curve": (8, 13, 9), "front": (13 + 3 * 8, 12 + 3 * 13, 9 + 3 * 9)}
 
 
 def feature_columns(input: str, features: str) -> np.ndarray:
     """Columns of the ``features="topology"`` matrix that make up feature set ``features``, shape (k,).
 
-    featurize() lays the blocks out as [plain fits | physics | persistence]; "baseline" is the first
+    featurize() lays the blocks out as plain fits, then physics, then persistence; "baseline" is the first
     block, "physics" the first two, "topology" all three.
     """
     check_choice("input", input, INPUTS)
