@@ -41,7 +41,8 @@ INPUTS = ("curve", "front")
 FEATURE_SETS = ("topology", "physics", "baseline")
 
 
-def _curve(traj: Trajectory, where: str) -> tuple[np.ndarray, np.ndarray]:
+def loss_curve(traj: Trajectory, where: str = "X") -> tuple[np.ndarray, np.ndarray]:
+    """(steps, loss) of a run with positive step and loss, shapes (n,); the "loss" channel, else "test_loss"."""
     if not isinstance(traj, Trajectory):
         raise InputError(f"{where} must be a Trajectory (loss vs step), got {type(traj).__name__}")
     for ch in ("loss", "test_loss"):
@@ -114,7 +115,7 @@ def front_arrays(sweep, where: str = "X") -> tuple[np.ndarray, np.ndarray, np.nd
         raise InputError(f"{where} must be a sequence of >= 3 Trajectory runs at different d")
     ds, curves = [], []
     for j, r in enumerate(sweep):
-        t, y = _curve(r, f"{where}[{j}]")
+        t, y = loss_curve(r, f"{where}[{j}]")
         d = r.params.get("d", r.params.get("N"))
         try:
             d = float(d)
@@ -300,7 +301,7 @@ def _front_physics_of_runs(sweep, where: str) -> np.ndarray:
     """front_physics_features of a sweep of Trajectory runs (steps x batch, sorted by d)."""
     rows = []
     for j, r in enumerate(sweep):
-        t, y = _curve(r, f"{where}[{j}]")
+        t, y = loss_curve(r, f"{where}[{j}]")
         rows.append((float(r.params.get("d", r.params.get("N"))), t * float(r.params.get("batch", 1) or 1), y))
     rows.sort(key=lambda v: v[0])
     return front_physics_features([v[1] for v in rows], [v[2] for v in rows], [v[0] for v in rows])
@@ -345,7 +346,7 @@ class PhaseClassifier(ClassifierMixin, BaseEstimator):
         for i, x in enumerate(X):
             where = f"X[{i}]"
             if self.input == "curve":
-                t, y = _curve(x, where)
+                t, y = loss_curve(x, where)
                 row = [curve_baseline_features(t, y)]
                 if self.features in ("physics", "topology"):
                     row.append(curve_physics_features(t, y))
@@ -354,7 +355,7 @@ class PhaseClassifier(ClassifierMixin, BaseEstimator):
             else:
                 ds, f, L = front_arrays(x, where)
                 smallest = np.isfinite(L[0])
-                runs = [_curve(r, f"{where}[{j}]") for j, r in sorted(enumerate(x), key=lambda jr: _d_of(jr[1]))]
+                runs = [loss_curve(r, f"{where}[{j}]") for j, r in sorted(enumerate(x), key=lambda jr: _d_of(jr[1]))]
                 runs = [runs[0], runs[len(runs) // 2], runs[-1]]  # smallest, middle, largest d: a fixed width
                 # blocks: the front's own features, then the same features of those runs' curves
                 row = [front_baseline_features(ds, f, L), curve_baseline_features(f[smallest], L[0][smallest]),
@@ -472,4 +473,4 @@ def boundary_distance(alpha: float, beta: float) -> float:
 
 
 __all__ = ["FEATURE_SETS", "INPUTS", "PHASE_NAMES", "PhaseClassifier", "boundary_distance", "feature_columns",
-           "fit_term_exponents", "front_arrays"]
+           "fit_term_exponents", "front_arrays", "loss_curve"]
