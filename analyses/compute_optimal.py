@@ -2,8 +2,10 @@
 
 DMFT: width sweeps (3 widths) of theory curves at parameter points with known exponents
 (docs/theory/study.rst section 6: t* ~ C^x, N* ~ C^y, L* ~ C^-z), each sweep with one random
-amplitude and time scale (shared by its widths). PLRF: Volterra curves at 4 values of d; advise's
-loss-vs-flops envelope gives eta and xi, compared with the phase table (Paquette et al. 2024).
+amplitude and time scale (shared by its widths). PLRF: Volterra curves at 4 values of d (one sweep: shared
+amplitude and time scale); advise fits the loss-term model to all runs ((alpha, beta), then the phase
+table's eta and xi, Paquette et al. 2024) and also measures eta and xi on the loss-vs-flops fronts
+(IsoFLOP profiles); both are compared with the table.
 Both from whole runs and from the first 20% of training (linear steps). Error: |x_hat / x - 1|.
 
     python analyses/compute_optimal.py [--quick] [--out DIR] [--seed 0]
@@ -25,7 +27,8 @@ from toptraj.advise import estimate, plot_frontier, plrf_estimate
 from toptraj.trajectory import Trajectory
 
 DMFT_POINTS = [(1.5, 1.25), (2.0, 1.0), (2.0, 1.5), (1.8, 1.25), (2.5, 1.5), (1.4, 0.8), (3.0, 1.2), (2.2, 2.0)]
-PLRF_POINTS = [(1.0, 0.3), (0.7, 0.6), (1.0, 0.75), (0.7, 1.2), (1.0, 2.0), (0.4, 0.8)]
+PLRF_POINTS = [(1.0, 0.3), (0.7, 0.6), (1.0, 0.75), (0.7, 1.2), (1.0, 2.0), (0.4, 0.8), (0.6, 0.4), (1.5, 1.0),
+               (0.8, 1.0), (0.3, 1.0)]
 
 
 def theory_dmft(a, b) -> dict:
@@ -108,22 +111,30 @@ def main(argv=None) -> dict:
         for frac in (1.0, 0.2):
             obs = runs if frac == 1.0 else [r.truncate(frac, "linear") for r in runs]
             est = plrf_estimate(obs)
-            row[f"fraction_{frac:g}"] = {"eta": est["eta"], "xi": est["xi"], "nearest_phase": est["nearest_phase"],
-                                         "rel_error": {"eta": rel(est["eta"], eta), "xi": rel(est["xi"], xi)}}
+            ms = est["measured"]
+            row[f"fraction_{frac:g}"] = {"eta": est["eta"], "xi": est["xi"], "alpha": est["alpha"], "beta": est["beta"],
+                                         "phase": est["phase"], "term_misfit": est["term_misfit"],
+                                         "rel_error": {"eta": rel(est["eta"], eta), "xi": rel(est["xi"], xi)},
+                                         "measured": {"eta": ms["eta"], "xi": ms["xi"], "method": ms["method"],
+                                                      "rel_error": {"eta": rel(ms["eta"], eta), "xi": rel(ms["xi"], xi)}}}
         prow.append(row)
     c2 = time.process_time()
 
-    def summary(rs, keys, frac):
-        errs = {k2: [r[f"fraction_{frac:g}"]["rel_error"][k2] for r in rs if "rel_error" in r[f"fraction_{frac:g}"]]
-                for k2 in keys}
+    def summary(rs, keys, frac, sub=None):
+        cells = [r[f"fraction_{frac:g}"] for r in rs]
+        cells = [c if sub is None else c[sub] for c in cells if "rel_error" in c]
+        errs = {k2: [c["rel_error"][k2] for c in cells] for k2 in keys}
         return {k2: {"median_rel_error": float(np.median(v)) if v else None,
+                     "quartiles": [float(q) for q in np.quantile(v, [0.25, 0.75])] if v else None,
+                     "max_rel_error": float(np.max(v)) if v else None,
                      "share_within_10pct": float(np.mean(np.array(v) <= 0.1)) if v else None, "n": len(v)}
                 for k2, v in errs.items()}
 
     report = {"question": "advised compute-optimal exponents vs theory (target: within 10%)",
               "dmft": rows, "plrf": prow,
               "summary": {f"dmft_fraction_{f:g}": summary(rows, ("t_star", "N_star", "L_star"), f) for f in (1.0, 0.2)}
-              | {f"plrf_fraction_{f:g}": summary(prow, ("eta", "xi"), f) for f in (1.0, 0.2)},
+              | {f"plrf_fraction_{f:g}": summary(prow, ("eta", "xi"), f) for f in (1.0, 0.2)}
+              | {f"plrf_measured_front_fraction_{f:g}": summary(prow, ("eta", "xi"), f, "measured") for f in (1.0, 0.2)},
               "sizes": {"dmft_widths": list(widths), "dmft_times": [1.0, float(times[-1])], "plrf_d": list(d_list),
                         "plrf_steps_max": int(steps[-1])},
               "cpu_seconds": {"dmft": c1 - c0, "plrf": c2 - c1}, "quick": bool(args.quick), "seed": args.seed,

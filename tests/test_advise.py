@@ -70,6 +70,23 @@ def test_advise_reads_stored_plrf_runs_as_fronts(tmp_path, capsys):
              for d in (16, 32, 64)]
     assert run_advise(files, out=tmp_path / "out") == 0  # widths from the stored params d
     out = capsys.readouterr().out
-    assert "PLRF runs" in out and "nearest phase" in out
+    assert "PLRF runs" in out and "phase" in out
     res = json.loads((tmp_path / "out" / "advice.json").read_text())
     assert 0.2 < res["plrf"]["eta"] < 1.5
+
+
+def test_plrf_exponents_from_the_term_model_match_the_phase_table():
+    """Known answer: runs that follow the PLRF loss-term model exactly give the table's eta and xi."""
+    from generators import plrf
+    from toptraj.advise import plrf_estimate
+
+    alpha, beta = 1.0, 0.75  # phase II: eta = 5/7, xi = 3/7
+    e1, e2, e3, q = 1 + (beta - 0.5) / alpha, 1 - 1 / (2 * alpha), 2 - 1 / (2 * alpha), 2 * alpha
+    r = np.geomspace(1, 1e6, 60)
+    runs = [Trajectory(times=r, values=(3.0 * (r**-e1 + 0.2 * d**-q + 0.1 * r**-e3 + r**-e2 / d))[:, None],
+                       channels=("loss",), axis="step", source="plrf", params={"d": d}) for d in (64, 128, 256)]
+    est = plrf_estimate(runs)
+    eta, xi = plrf.compute_optimal_exponents(alpha, beta)
+    assert est["phase"] == "II"
+    assert est["eta"] == pytest.approx(eta, rel=0.03) and est["xi"] == pytest.approx(xi, rel=0.03)
+    assert set(est["measured"]) == {"eta", "xi", "method"}

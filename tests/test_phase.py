@@ -53,3 +53,49 @@ def test_front_input_reads_a_sweep_of_d():
     assert clf.predict(sweeps[:2]).shape == (2,)
     with pytest.raises(InputError, match="d"):
         clf.predict([[_curve(1.0, 1.6, d=16)] * 3])
+
+
+def _term_model(alpha, beta, r, d):
+    e1, e2, e3 = 1 + (beta - 0.5) / alpha, 1 - 1 / (2 * alpha), 2 - 1 / (2 * alpha)
+    q = 2 * alpha - max(0.0, 1 - 2 * beta)
+    return 2.0 * r**-e1 + 0.5 * d**-q + 0.3 * r**-e3 + 1.0 * r**-e2 / d
+
+
+@pytest.mark.parametrize("alpha,beta", [(1.0, 0.75), (0.7, 1.2), (1.2, 0.3)])
+def test_term_fit_recovers_the_exponents_of_the_term_model(alpha, beta):
+    from toptraj.phase import fit_term_exponents
+
+    r = np.tile(np.geomspace(10, 1e6, 40), 3)
+    d = np.repeat([64.0, 128.0, 256.0], 40)
+    a, b, misfit = fit_term_exponents(r, d, 7.0 * _term_model(alpha, beta, r, d))  # any amplitude
+    assert (a, b) == (pytest.approx(alpha, abs=0.011), pytest.approx(beta, abs=0.011))
+    assert misfit < 1e-3
+
+
+def test_term_fit_rejects_bad_shapes():
+    from toptraj.phase import fit_term_exponents
+
+    with pytest.raises(InputError, match="r, d, L"):
+        fit_term_exponents([1.0, 2.0, 3.0], [1.0, 1.0], [1.0, 0.5, 0.2])
+
+
+def test_feature_sets_are_nested_column_blocks_and_fit_features_checks_shapes():
+    from toptraj.phase import feature_columns
+
+    X = [_curve(a, b, seed=s) for s, (a, b) in enumerate([(1.2, 0.2), (1.0, 1.6), (1.3, 0.3), (1.1, 1.8)])]
+    y = ["Ia", "III", "Ia", "III"]
+    full = PhaseClassifier(features="topology").featurize(X)
+    for feats in ("baseline", "physics"):
+        sub = PhaseClassifier(features=feats).featurize(X)
+        np.testing.assert_allclose(sub, full[:, feature_columns("curve", feats)])
+    clf = PhaseClassifier(features="physics", n_estimators=20).fit_features(full[:, feature_columns("curve", "physics")], y)
+    assert clf.predict_features(full[:2, feature_columns("curve", "physics")]).shape == (2,)
+    with pytest.raises(InputError, match="F must have shape"):
+        clf.predict_features(full)
+    with pytest.raises(ValueError, match="features"):
+        feature_columns("curve", "pixels")
+    sweeps = [[_curve(a, b, d=d) for d in (16, 32, 64)] for a, b in ((1.2, 0.2), (1.0, 1.6))]
+    full = PhaseClassifier(input="front", features="topology").featurize(sweeps)
+    assert full.shape[1] == feature_columns("front", "topology").size
+    sub = PhaseClassifier(input="front", features="baseline").featurize(sweeps[::-1])
+    np.testing.assert_allclose(sub, full[::-1, feature_columns("front", "baseline")])

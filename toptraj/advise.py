@@ -13,8 +13,9 @@ From loss curves L(t, N) at >= 3 widths (partial runs allowed):
 - the empirical frontier min_N L(C / N, N) of the observed runs, its slope, and the predicted frontier
   beyond it (figure ``frontier.png``);
 - for PLRF runs (stored with params alpha, beta or source "plrf"; the axis is SGD steps and
-  compute f = step x d), the loss-vs-flops envelope gives eta (L* ~ f^-eta) and xi (d* ~ f^xi), and the
-  phase whose table exponents are nearest (Paquette et al. 2024, arXiv 2405.15074).
+  compute f = step x d): the loss-term model fitted to all runs gives (alpha, beta), the phase and the
+  table's eta (L* ~ f^-eta) and xi (d* ~ f^xi) (Paquette et al. 2024, arXiv 2405.15074); the exponents
+  measured on the loss-vs-flops fronts (IsoFLOP profiles) are reported beside them.
 
 Exit codes: 0 ok; 2 bad input (one line naming the file or argument); 3 numerical failure.
 """
@@ -201,37 +202,46 @@ def isoflop_fit(ds, f, L) -> tuple[float, float, int]:
 
 
 def plrf_estimate(runs) -> dict:
-    """eta, xi from the loss-vs-flops fronts of PLRF runs, and the phase whose exponents are nearest.
+    """eta, xi of PLRF runs at several d: from the fitted loss-term model, and as measured on the fronts.
 
-    IsoFLOP profiles when at least 3 compute levels have their optimum inside the d grid; otherwise the
-    lower envelope (eta) and its minimiser on the grid (xi).
+    Model (the advice): the term model of docs/theory/plrf.rst (section 3) fitted to all runs' losses
+    vs step and d (:func:`toptraj.phase.fit_term_exponents`) gives (alpha, beta); eta and xi are the phase
+    table's (Paquette et al. 2024, arXiv 2405.15074). Measured: IsoFLOP profiles when at least 3 compute
+    levels have their optimum inside the d grid, else the lower envelope (eta) and its minimiser on the grid
+    (xi); at small d these sit 5-30% off the asymptotic values (the front has not reached its asymptote),
+    which is why the model is the advice.
     """
-    from toptraj.phase import front_arrays, front_baseline_features
+    from toptraj.phase import fit_term_exponents, front_arrays, front_baseline_features, loss_curve
 
     ds, f, L = front_arrays(runs, where="FILES")
-    eta, xi, n_levels = isoflop_fit(ds, f, L)
+    eta_m, xi_m, n_levels = isoflop_fit(ds, f, L)
     how = f"IsoFLOP profiles ({n_levels} compute levels)"
-    if not (math.isfinite(eta) and math.isfinite(xi)):
-        eta, xi = (float(v) for v in front_baseline_features(ds, f, L)[:2])
+    if not (math.isfinite(eta_m) and math.isfinite(xi_m)):
+        eta_m, xi_m = (float(v) for v in front_baseline_features(ds, f, L)[:2])
         how = "lower envelope and its minimiser on the d grid"
-    try:
-        from toptraj.registry import get_generator
+    r_all, d_all, l_all = [], [], []
+    for j, run in enumerate(runs):
+        t, y = loss_curve(run, f"FILES[{j}]")
+        keep = y < 0.3 * y[0]  # past the early transient (see fit_term_exponents)
+        r_all.append(t[keep] * float(run.params.get("batch", 1) or 1))
+        d_all.append(np.full(int(keep.sum()), float(run.params.get("d", run.params.get("N")))))
+        l_all.append(y[keep])
+    r_all, d_all, l_all = (np.concatenate(v) for v in (r_all, d_all, l_all))
+    if r_all.size < 6:
+        raise InputError("FILES: the PLRF runs have fewer than 6 points past their early transient "
+                         "(loss below 0.3 of its first value); train longer")
+    alpha, beta, misfit = fit_term_exponents(r_all, d_all, l_all)
+    from toptraj.registry import get_generator
 
-        theory = get_generator("plrf").theory
-        best, phase_ = math.inf, None
-        for a in np.linspace(0.05, 2.0, 79):
-            for b in np.linspace(0.0, 2.0, 81):
-                if 2 * (a + b) <= 1.05:
-                    continue
-                e, x_ = theory["compute_optimal_exponents"](a, b)
-                dist = (e - eta) ** 2 + (x_ - xi) ** 2
-                if dist < best:
-                    best, phase_ = dist, theory["phase"](a, b)
-    except ImportError:  # pragma: no cover - generators ship with toptraj
-        phase_ = None
-    return {"eta": eta, "xi": xi, "method": how, "nearest_phase": phase_, "d": ds.tolist(), "flops": f.tolist(),
+    theory = get_generator("plrf").theory
+    eta, xi = theory["compute_optimal_exponents"](alpha, beta)
+    return {"eta": float(eta), "xi": float(xi), "alpha": alpha, "beta": beta, "term_misfit": misfit,
+            "phase": theory["phase"](alpha, beta),
+            "method": "loss-term model fitted to all runs (alpha, beta), then the phase table",
+            "measured": {"eta": eta_m, "xi": xi_m, "method": how},
+            "d": ds.tolist(), "flops": f.tolist(),
             "losses": [[float(v) if np.isfinite(v) else None for v in row] for row in L],  # JSON null outside a run
-            "note": "fronts at small d sit 5-30% below the asymptotic eta (Paquette et al. 2024): read the phase as a hint"}
+            "note": "the measured front exponents at small d sit 5-30% off the asymptotic ones (Paquette et al. 2024)"}
 
 
 def next_run_sentence(res: dict) -> str:
@@ -318,9 +328,11 @@ def run_advise(paths, widths=None, out: str | Path | None = "out/advise", n_boot
     if "plrf" in res:
         p = res["plrf"]
         res["next"] = (f"For 10x your largest compute, take d = {res['widths'][-1] * 10 ** p['xi']:.3g} (d* ~ f^{p['xi']:.2f}, "
-                       f"{p['method']}); add a larger d to pin xi down.")
+                       f"phase {p['phase']} of the loss-term fit); add a larger d to check it on the front.")
         print(f"PLRF runs (compute f = steps x d): L* ~ f^-eta, eta = {p['eta']:.3f}; d* ~ f^xi, xi = {p['xi']:.3f} "
-              f"({p['method']}); nearest phase {p['nearest_phase']} ({p['note']})")
+              f"(alpha = {p['alpha']:.2f}, beta = {p['beta']:.2f} from the loss-term fit, phase {p['phase']}); measured on "
+              f"the fronts: eta = {p['measured']['eta']:.3f}, xi = {p['measured']['xi']:.3f} ({p['measured']['method']}; "
+              f"{p['note']})")
         print("the two-power-law model L = t^-r + N^-m (DMFT) for comparison:")
     if ex is None:
         print(f"  two-power-law model {res['two_power_law']}")
