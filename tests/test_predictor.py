@@ -229,6 +229,18 @@ def test_shipped_predictor_loads_and_reads_a_dmft_curve():
         load_shipped("pair")
 
 
+def test_load_shipped_or_none_says_why_a_damaged_file_is_not_used(tmp_path, monkeypatch):
+    import toptraj.predictor as mod
+
+    est, why = mod.load_shipped_or_none("curve")
+    assert isinstance(est, ExponentPredictor) and why == ""
+    bad = tmp_path / "curve.npz"
+    bad.write_bytes(b"not an npz")
+    monkeypatch.setattr(mod, "shipped_path", lambda input_type: bad)
+    est, why = mod.load_shipped_or_none("curve")
+    assert est is None and why.startswith("InputError: ") and str(bad) in why
+
+
 # -- other input types ------------------------------------------------------------------------------
 def synthetic_sweep(a: float, b: float, seed: int, axis: str = "N") -> Sweep:
     """L_N(t) = A [(1 + tau t)^-r + N^-m]: time exponent r and plateau exponent m of a width sweep."""
