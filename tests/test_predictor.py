@@ -172,6 +172,7 @@ def test_sweep_rules_and_mixed_inputs(small):
 
 
 # -- conformal coverage -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_conformal_coverage_holds_on_exchangeable_groups():
     """Training and test runs are i.i.d. draws of one distribution, one run per group: split-conformal
     coverage must be near the nominal 90% (finite-sample: 80 calibration groups, 200 test runs)."""
