@@ -38,23 +38,23 @@ from toptraj.trajectory import jsonable  # NaN -> "nan" (strict JSON)
 OUT = Path(__file__).resolve().parent / "results" / "networks.json"
 
 
-def bare_loop(config: nw.TrainConfig, seed: int) -> float:
-    """Seconds for setup + steps of the same training with no recording at all."""
+def _loop_cpu(config: nw.TrainConfig, seed: int) -> tuple[float, float]:
+    """(setup CPU s, CPU s per training step) of a bare loop (no records), one thread."""
     import torch
 
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        t0 = time.perf_counter()
+        c0 = time.process_time()
         run = nw._Run(config, seed, "cpu")
         run.model.train()
+        c1 = time.process_time()
         for step in range(1, config.steps + 1):
             x, y = run.batch(step)
             run.opt.zero_grad(set_to_none=True)
-            loss = run.loss(x, y)
-            loss.backward()
+            run.loss(x, y).backward()
             run.opt.step()
-        return time.perf_counter() - t0
+        return c1 - c0, (time.process_time() - c1) / config.steps
     finally:
         torch.set_num_threads(old)
 
@@ -63,9 +63,8 @@ def overhead(config: nw.TrainConfig) -> dict:
     nw.train(replace(config, steps=50), 0)  # warm the data cache and torch
     bare, full = [], []
     for _ in range(2):  # CPU time: robust to other processes sharing the machine
-        c0 = time.process_time()
-        bare_loop(config, 0)
-        bare.append(time.process_time() - c0)
+        setup, per_step = _loop_cpu(config, 0)
+        bare.append(setup + per_step * config.steps)
         c0 = time.process_time()
         nw.train(config, 0)
         full.append(time.process_time() - c0)
@@ -100,27 +99,6 @@ def kappa_curves(ts) -> dict:
         if 2 * w < widths[-1]:
             out[str(w)] = nw.local_width_exponent(curves[w] - ref, curves[2 * w] - ref).tolist()
     return out
-
-
-def _loop_cpu(config: nw.TrainConfig, seed: int) -> tuple[float, float]:
-    """(setup CPU s, CPU s per training step) of a bare loop (no records), one thread."""
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        c0 = time.process_time()
-        run = nw._Run(config, seed, "cpu")
-        run.model.train()
-        c1 = time.process_time()
-        for step in range(1, config.steps + 1):
-            x, y = run.batch(step)
-            run.opt.zero_grad(set_to_none=True)
-            run.loss(x, y).backward()
-            run.opt.step()
-        return c1 - c0, (time.process_time() - c1) / config.steps
-    finally:
-        torch.set_num_threads(old)
 
 
 #: (arch, config overrides, widths) of the per-step cost table: the study's three architectures.

@@ -83,6 +83,7 @@ def test_analyze_bad_input_exit_2_one_line(tmp_path, capsys, content, message):
     assert len(err.splitlines()) == 1 and message in err and "bad.csv" in err
 
 
+@pytest.mark.slow
 def test_bad_arguments_exit_2_without_traceback(tmp_path):
     afile = tmp_path / "a_file"
     afile.write_text("keep me")

@@ -62,6 +62,7 @@ def test_width_power_law_fit_recovers_known_parameters():
         nt.fit_width_power_law([1, 2], [1.0, 2.0])
 
 
+@pytest.mark.slow
 def test_measure_sweep_recovers_exponents_with_intervals_deterministically():
     runs = _synthetic(gap_from=200)
     a = nt.measure_sweep(runs, n_boot=200, boot_seed=3)

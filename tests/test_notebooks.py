@@ -1,4 +1,4 @@
-"""Every notebook in notebooks/ runs top to bottom (small sizes) and shows its figures inline."""
+"""Every notebook in notebooks/ runs top to bottom (small sizes: TOPTRAJ_NOTEBOOK_SMALL=1) and shows its figures inline."""
 
 import re
 from pathlib import Path
@@ -34,6 +34,7 @@ def test_notebook_runs_and_embeds_every_figure(path, monkeypatch):
     # As in CI (and .ci/dev): a headless backend in the environment. The notebook must still
     # embed its figures as image/png outputs, which is what Jupyter shows a reader.
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("TOPTRAJ_NOTEBOOK_SMALL", "1")  # notebooks that read it use fewer runs
     nb = _execute(path)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors

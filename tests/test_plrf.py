@@ -272,6 +272,7 @@ def test_sgd_mean_matches_volterra_same_w():
     assert np.max(np.abs(other / mine - 1)) > 0.02
 
 
+@pytest.mark.slow
 def test_sgd_matches_volterra_phase_iva_batch2():
     p = PLRFParams(0.4, 0.8, 60, batch=2)
     assert p.v == 240 and phase(0.4, 0.8) == "IVa"

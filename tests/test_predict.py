@@ -3,13 +3,14 @@
 import contextlib
 import io
 import json
-import sys
-import types
 
 import numpy as np
 import pytest
 
+import toptraj.detectors
+import toptraj.predictor
 from toptraj.cli import main
+from toptraj.exceptions import InputError
 
 
 def run_cli(argv):
@@ -36,11 +37,14 @@ def noisy_run(path, n=20000, seed=3, gap=False, floor=0.05):
 
 @pytest.mark.slow
 def test_fraction_check_on_a_finished_run(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "toptraj.predictor", None)  # the fallback, whatever is installed
+    def missing(name):
+        raise InputError("the shipped predictor curve.npz is missing from this installation")
+
+    monkeypatch.setattr(toptraj.predictor, "load_shipped", missing)  # the fallback, whatever is installed
     f, true_end = noisy_run(tmp_path / "run.csv")
     code, out, err = run_cli(["predict", str(f), "--fraction", "0.1", "--out", str(tmp_path / "o")])
     assert code == 0, err
-    assert "shipped predictor not available" in err  # the fallback is stated
+    assert "shipped predictor not available (InputError: the shipped predictor curve.npz is missing" in err  # stated
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     run = summary["runs"][0]
     assert run["steps"][1] <= 2001 and run["horizon"] == 20000
@@ -59,9 +63,7 @@ def test_shipped_predictor_used_when_present(tmp_path, monkeypatch):
         def predict_interval(self, trajs):
             return np.array([[0.4, 0.6] for _ in trajs])
 
-    mod = types.ModuleType("toptraj.predictor")
-    mod.load_shipped = lambda name: Fake() if name == "curve" else None
-    monkeypatch.setitem(sys.modules, "toptraj.predictor", mod)
+    monkeypatch.setattr(toptraj.predictor, "load_shipped", lambda name: Fake() if name == "curve" else None)
     f, _ = noisy_run(tmp_path / "run.csv", n=3000, floor=0.0)  # floor-free: inside the predictor's domain
     code, out, err = run_cli(["predict", str(f), "--out", str(tmp_path / "o"), "--no-plots"])
     assert code == 0 and "shipped predictor" in err and "not available" not in err
@@ -71,7 +73,14 @@ def test_shipped_predictor_used_when_present(tmp_path, monkeypatch):
 
 
 def test_onset_observed_or_not_available_with_reason(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "toptraj.detectors", None)  # as without the detector (import fails)
+    class Refusing:  # a detector that cannot forecast this run: the reason is passed on
+        def __init__(self, **kw):
+            pass
+
+        def fit(self):
+            raise ValueError("no DMFT fit for this run")
+
+    monkeypatch.setattr(toptraj.detectors, "TransitionDetector", Refusing)
     f, _ = noisy_run(tmp_path / "gap.csv", n=2000, gap=True)
     code, _, _ = run_cli(["predict", str(f), "--out", str(tmp_path / "o"), "--no-plots"])
     run = json.loads((tmp_path / "o" / "summary.json").read_text())["runs"][0]
@@ -80,7 +89,7 @@ def test_onset_observed_or_not_available_with_reason(tmp_path, monkeypatch):
     code, _, _ = run_cli(["predict", str(g), "--N", "256", "--P", "1000", "--out", str(tmp_path / "p"), "--no-plots"])
     run = json.loads((tmp_path / "p" / "summary.json").read_text())["runs"][0]
     assert code == 0 and run["overfitting_onset_step"] is None
-    assert run["overfitting_onset_how"].startswith("not available")
+    assert run["overfitting_onset_how"] == "not available: the detector refused (ValueError: no DMFT fit for this run)"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -117,9 +126,7 @@ def test_onset_forecast_wired_to_the_detector_when_installed(tmp_path, monkeypat
             seen["channels"] = trajs[0].channels
             return [{"estimate": 5000.0, "low": 3000.0, "high": 9000.0, "note": "theory route"}]
 
-    mod = types.ModuleType("toptraj.detectors")
-    mod.TransitionDetector = FakeDetector
-    monkeypatch.setitem(sys.modules, "toptraj.detectors", mod)
+    monkeypatch.setattr(toptraj.detectors, "TransitionDetector", FakeDetector)
     g, _ = noisy_run(tmp_path / "nogap.csv", n=2000)
     code, _, _ = run_cli(["predict", str(g), "--N", "256", "--P", "1000", "--out", str(tmp_path / "p"), "--no-plots"])
     run = json.loads((tmp_path / "p" / "summary.json").read_text())["runs"][0]

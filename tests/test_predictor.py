@@ -172,6 +172,7 @@ def test_sweep_rules_and_mixed_inputs(small):
 
 
 # -- conformal coverage -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_conformal_coverage_holds_on_exchangeable_groups():
     """Training and test runs are i.i.d. draws of one distribution, one run per group: split-conformal
     coverage must be near the nominal 90% (finite-sample: 80 calibration groups, 200 test runs)."""
@@ -227,6 +228,18 @@ def test_shipped_predictor_loads_and_reads_a_dmft_curve():
     assert np.max(np.abs(pred - y)) < 0.1
     with pytest.raises(InputError, match="shipped"):
         load_shipped("pair")
+
+
+def test_load_shipped_or_none_says_why_a_damaged_file_is_not_used(tmp_path, monkeypatch):
+    import toptraj.predictor as mod
+
+    est, why = mod.load_shipped_or_none("curve")
+    assert isinstance(est, ExponentPredictor) and why == ""
+    bad = tmp_path / "curve.npz"
+    bad.write_bytes(b"not an npz")
+    monkeypatch.setattr(mod, "shipped_path", lambda input_type: bad)
+    est, why = mod.load_shipped_or_none("curve")
+    assert est is None and why.startswith("InputError: ") and str(bad) in why
 
 
 # -- other input types ------------------------------------------------------------------------------

@@ -100,3 +100,17 @@ def test_evaluate_bad_input(runs):
         evaluate(runs, "t_x")
     with pytest.raises(ValueError, match="one entry per trajectory"):
         evaluate(runs, "time_exponent", groups=np.zeros(3))
+
+
+@pytest.mark.core
+def test_ridge_path_matches_scikit_learn_ridge_for_every_penalty():
+    from sklearn.linear_model import Ridge
+
+    from toptraj.regression import _ridge_path_predict
+
+    rng = np.random.default_rng(3)
+    X, X_test, y = rng.normal(size=(20, 30)), rng.normal(size=(6, 30)), rng.normal(size=20)
+    X[:, 1] = X[:, 0]  # rank-deficient, more features than runs: the demo's case
+    alphas = np.logspace(-3, 3, 13)
+    ref = np.stack([Ridge(alpha=a).fit(X, y).predict(X_test) for a in alphas])
+    np.testing.assert_allclose(_ridge_path_predict(X, y, X_test, alphas), ref, rtol=1e-9, atol=1e-10)

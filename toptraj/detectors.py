@@ -36,7 +36,6 @@ with the reason in :meth:`TransitionDetector.estimate`.
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Sequence
 
@@ -215,15 +214,6 @@ def closed_form_curve(times, a: float, b: float, tau: float = 1.0, amplitude: fl
         k = np.concatenate([k, np.sqrt(edges[1:] * edges[:-1])])
         w = np.concatenate([w, np.diff(edges)])
     return amplitude * (np.exp(-2.0 * np.outer(tau * t, k**-b)) @ (w * k**-a))
-
-
-def _load_predictor():
-    """The shipped time-exponent predictor (``toptraj.predictor``) if this installation has it, else None."""
-    try:
-        mod = importlib.import_module("toptraj.predictor")
-        return mod.load_shipped("curve")
-    except Exception:  # noqa: BLE001 - any failure means "not available"; the fit is used instead
-        return None
 
 
 def fit_time_bottleneck(times, loss, r: float | None = None) -> dict:
@@ -667,7 +657,9 @@ class TransitionDetector(BaseEstimator):
         if keep.sum() < 5:
             raise InputError(f"{where}: the theory forecast needs >= 5 points with positive time and loss")
         t, y = traj.times[keep], y[keep]
-        pred = _load_predictor()
+        from toptraj.predictor import load_shipped_or_none
+
+        pred = load_shipped_or_none("curve")[0]  # None: the closed-form fit alone (source says so)
         r, source = None, "closed-form fit of (a, b, tau, A)"
         if pred is not None:
             try:

@@ -3,13 +3,13 @@
 For each file (any format of :mod:`toptraj.readers`):
 
 - the time exponent with an interval: from the trained predictor shipped with the package
-  (``toptraj.predictor.load_shipped("curve")``) when it is installed, always beside the fit of
+  (``toptraj.predictor.load_shipped("curve")``) unless its file is missing or damaged, always beside the fit of
   :mod:`toptraj.fitting` (stated rule, bootstrap interval, curvature check);
 - the forecast loss at ``horizon`` steps (default: 10 times the last logged step) with a 95%
   interval: the fitted ``L0 + A t^-r`` evaluated on every bootstrap replicate;
 - the overfitting onset: observed, if the held-out/train gap ratio already reached 0.1; else a
-  DMFT-based forecast from ``toptraj.detectors`` when ``--N`` and ``--P`` are given and that module is
-  installed; otherwise "not available" with the reason.
+  DMFT-based forecast from ``toptraj.detectors`` when ``--N`` and ``--P`` are given; otherwise "not
+  available" with the reason.
 
 ``fraction=f`` checks the tool on a finished run: only the first fraction f of its steps (linear)
 is shown to the forecaster, the horizon defaults to the run's last step, and the hidden loss there
@@ -20,7 +20,6 @@ Same outputs and exit codes as ``toptraj analyze``.
 
 from __future__ import annotations
 
-import importlib
 import math
 import sys
 from pathlib import Path
@@ -48,36 +47,29 @@ def add_cli_arguments(p) -> None:
 
 
 def shipped_predictor():
-    """(estimator or None, message)."""
-    try:
-        from toptraj.predictor import load_shipped
-    except ImportError as exc:
-        return None, f"shipped predictor not available ({exc}); exponents come from the fit (toptraj.fitting)"
-    try:
-        return load_shipped("curve"), "exponent also from the shipped predictor toptraj.predictor (curve)"
-    except Exception as exc:  # a damaged or missing model file must not stop the forecast
-        return None, f"shipped predictor could not be loaded ({type(exc).__name__}: {exc}); exponents from the fit"
+    """(estimator or None, message): the shipped curve predictor, or why the fit alone is used."""
+    from toptraj.predictor import load_shipped_or_none
+
+    est, why = load_shipped_or_none("curve")
+    if est is None:  # a damaged or missing model file must not stop the forecast
+        return None, f"shipped predictor not available ({why}); exponents come from the fit (toptraj.fitting)"
+    return est, "exponent also from the shipped predictor toptraj.predictor (curve)"
 
 
 def onset_forecast(log, N, P, observed, seed: int = 0):
     """(step or None, (low, high) or None, how): the overfitting onset.
 
     Uses ``toptraj.detectors.TransitionDetector(kind="overfitting_onset", mode="forecast", N=N, P=P)``
-    (its ``estimate`` gives estimate, low, high, note) when that module is installed.
+    (its ``estimate`` gives estimate, low, high, note).
     """
     if observed is not None and math.isfinite(observed):
         return observed, None, "observed: the gap ratio (test - train) / test already reached 0.1"
     if N is None or P is None:
         return None, None, "not available: give --N and --P for a DMFT-based forecast"
+    from toptraj.detectors import TransitionDetector
+
     try:
-        detectors = importlib.import_module("toptraj.detectors")  # sys.modules first (a stand-in in tests)
-    except ImportError:
-        return None, None, "not available: toptraj.detectors (the DMFT-based onset forecast) is not installed"
-    det_cls = getattr(detectors, "TransitionDetector", None)
-    if det_cls is None:
-        return None, None, "not available: toptraj.detectors has no TransitionDetector"
-    try:
-        det = det_cls(kind="overfitting_onset", mode="forecast", N=float(N), P=float(P), seed=seed).fit()
+        det = TransitionDetector(kind="overfitting_onset", mode="forecast", N=float(N), P=float(P), seed=seed).fit()
         r = det.estimate([log.to_trajectory()])[0]
         value, lo, hi = float(r["estimate"]), float(r["low"]), float(r["high"])
     except Exception as exc:  # the detector's own refusals are reported, not raised

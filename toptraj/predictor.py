@@ -543,6 +543,18 @@ def load_shipped(input_type: str = "curve") -> ExponentPredictor:
     return ExponentPredictor.load(path)
 
 
+def load_shipped_or_none(input_type: str = "curve") -> tuple[ExponentPredictor | None, str]:
+    """(:func:`load_shipped` ``(input_type)``, "") or, when its file is missing or damaged, (None, why).
+
+    For callers that fall back to a fit (``toptraj predict``, the theory forecast of
+    :class:`toptraj.detectors.TransitionDetector`) and say so; ``why`` names the error.
+    """
+    try:
+        return load_shipped(input_type), ""
+    except (InputError, OSError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+
+
 def demo_dmft(quick: bool = True, seed: int = 0) -> dict:
     """The exponent demo on DMFT runs as plain data; see :func:`toptraj.exponent_eval.demo_dmft`."""
     from toptraj.exponent_eval import demo_dmft as _demo
@@ -550,5 +562,6 @@ def demo_dmft(quick: bool = True, seed: int = 0) -> dict:
     return _demo(quick=quick, seed=seed)
 
 
-__all__ = ["ExponentPredictor", "Sweep", "demo_dmft", "check_items", "item_groups", "load_shipped", "observe", "shipped_path",
+__all__ = ["ExponentPredictor", "Sweep", "demo_dmft", "check_items", "item_groups", "load_shipped", "load_shipped_or_none",
+           "observe", "shipped_path",
            "time_shuffled"]

@@ -119,9 +119,7 @@ class GroupedRidgeCV(RegressorMixin, BaseEstimator):
             cv = GroupKFold(n_splits=min(self.n_splits, n_groups))
             errors = np.zeros(len(alphas))
             for train, test in cv.split(X, y, groups):
-                for j, a in enumerate(alphas):
-                    pred = Ridge(alpha=a).fit(X[train], y[train]).predict(X[test])
-                    errors[j] += np.abs(pred - y[test]).sum()
+                errors += np.abs(_ridge_path_predict(X[train], y[train], X[test], alphas) - y[test]).sum(axis=1)
             self.alpha_ = float(alphas[int(np.argmin(errors))])
             self.model_ = Ridge(alpha=self.alpha_).fit(X, y)
         self.n_features_in_ = X.shape[1]
@@ -134,6 +132,20 @@ class GroupedRidgeCV(RegressorMixin, BaseEstimator):
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but GroupedRidgeCV is expecting {self.n_features_in_} features as input")
         return self.model_.predict(X)
+
+
+def _ridge_path_predict(X, y, X_test, alphas):
+    """Predictions of ``Ridge(alpha=a).fit(X, y).predict(X_test)`` for every a, shape (n_alphas, n_test).
+
+    One SVD of the centred training data serves all penalties (the same estimator, to rounding, as
+    scikit-learn's Ridge with an intercept); 13 separate fits per fold cost 10x more, mostly input
+    validation.
+    """
+    x_mean, y_mean = X.mean(axis=0), y.mean()
+    U, s, Vt = np.linalg.svd(X - x_mean, full_matrices=False)
+    shrink = s / (s**2 + alphas[:, None])  # (n_alphas, rank)
+    coef = (shrink * (U.T @ (y - y_mean))) @ Vt  # (n_alphas, n_features)
+    return coef @ (X_test - x_mean).T + y_mean
 
 
 def make_regressor(name: str = "ridge", seed: int = 0):
