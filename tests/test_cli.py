@@ -117,10 +117,32 @@ def test_demo_quick(tmp_path, capsys):
         assert (tmp_path / name).stat().st_size > 1000
     out = capsys.readouterr()
     assert "MAE" in out.out and "width sweep" in out.out and "[demo]" in out.err
-    # Same seed, same numbers.
-    main(["demo", "--quick", "--out", str(tmp_path / "again")])
-    again = json.loads((tmp_path / "again" / "report.json").read_text())
+    # Same seed, same numbers; a second demo into the same folder keeps the first (writes next to it).
+    first = (tmp_path / "report.json").read_bytes()
+    assert main(["demo", "--quick", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "report.json").read_bytes() == first
+    again = json.loads((tmp_path.with_name(tmp_path.name + "-2") / "report.json").read_text())
     assert again["curve"] == report["curve"] and again["width_sweep"] == report["width_sweep"]
+
+
+def test_demo_output_folder_keeps_earlier_outputs(tmp_path):
+    from toptraj.demo import free_output_folder
+    from toptraj.exceptions import InputError
+
+    out = tmp_path / "demo"
+    assert free_output_folder(out) == out  # new folder
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert free_output_folder(out) == out  # a folder without demo outputs is used as is
+    (out / "report.json").write_text("{}")
+    assert free_output_folder(out) == tmp_path / "demo-2"
+    (tmp_path / "demo-2").mkdir()
+    (tmp_path / "demo-2" / "width_sweep.png").write_bytes(b"x")
+    assert free_output_folder(out) == tmp_path / "demo-3"
+    assert free_output_folder(out, overwrite=True) == out
+    (tmp_path / "afile").write_text("keep")
+    with pytest.raises(InputError, match="--out .*afile.*not a folder"):
+        free_output_folder(tmp_path / "afile")
 
 
 # -- exit status: every path ends in 0, 1, 2, 3 (or 130) with at most one stderr line ------------------

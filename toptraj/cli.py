@@ -68,12 +68,15 @@ def _demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fraction", type=float, default=0.2, help="fraction of training observed (default 0.2)")
     p.add_argument("--scale", choices=("linear", "log"), default="linear",
                    help="axis on which the fraction is counted (default linear steps)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier demo's outputs in --out (default: keep them, write to --out-2, ...)")
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from toptraj.demo import run_demo
 
-    return run_demo(out=args.out, quick=args.quick, seed=args.seed, fraction=args.fraction, scale=args.scale)
+    return run_demo(out=args.out, quick=args.quick, seed=args.seed, fraction=args.fraction, scale=args.scale,
+                    overwrite=args.overwrite)
 
 
 def _run_analyze(args: argparse.Namespace) -> int:

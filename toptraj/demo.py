@@ -59,14 +59,42 @@ def _sweep_table(ws: dict) -> str:
     return "\n".join(lines)
 
 
+OUTPUT_FILES = ("report.json", "loss_curves.png", "predicted_vs_true.png", "width_sweep.png")
+
+
+def free_output_folder(out: str | Path, overwrite: bool = False) -> Path:
+    """The folder the demo writes into: ``out``, or, when ``out`` holds an earlier demo's outputs and
+    ``overwrite`` is False, the first free sibling ``out-2``, ``out-3``, ... (nothing is replaced).
+
+    Raises InputError when ``out`` (or the chosen sibling) exists and is not a folder.
+    """
+    from toptraj.exceptions import InputError
+
+    base = Path(out)
+
+    def taken(p: Path) -> bool:
+        if p.exists() and not p.is_dir():
+            raise InputError(f"--out {p}: exists and is not a folder; give a folder path")
+        return p.is_dir() and any((p / f).exists() for f in OUTPUT_FILES)
+
+    if overwrite or not taken(base):
+        return base
+    k = 2
+    while taken(base.with_name(f"{base.name}-{k}")):
+        k += 1
+    return base.with_name(f"{base.name}-{k}")
+
+
 def run_demo(out: str | Path = "out/demo", quick: bool = False, seed: int = 0, fraction: float = 0.2,
-             scale: str = "linear") -> int:
+             scale: str = "linear", overwrite: bool = False) -> int:
     """Run the demo (see the module docstring); returns the exit status 0.
 
     Parameters
     ----------
     out : path
-        Folder for report.json and the figures (created; files in it are replaced atomically).
+        Folder for report.json and the figures (created). If it holds an earlier demo's outputs they
+        are kept and the demo writes into the first free ``out-2``, ``out-3``, ... instead (it says so),
+        unless ``overwrite`` is True.
     quick : bool
         16 training / 10 held-out curves and 2 sweeps instead of 60 / 40 and 6.
     seed : int >= 0
@@ -75,6 +103,8 @@ def run_demo(out: str | Path = "out/demo", quick: bool = False, seed: int = 0, f
         Share of each run observed.
     scale : {"linear", "log"}
         The axis of the headline table (both are always computed and reported).
+    overwrite : bool
+        Replace an earlier demo's outputs in ``out`` instead of writing next to them.
     """
     fraction = check_fraction("--fraction", fraction)
     check_choice("--scale", scale, ("linear", "log"))
@@ -83,7 +113,10 @@ def run_demo(out: str | Path = "out/demo", quick: bool = False, seed: int = 0, f
         raise ValueError("--seed must be a non-negative integer, got None")
     from toptraj.exponent_eval import demo_dmft
 
-    out = Path(out)
+    chosen = free_output_folder(out, overwrite)
+    if chosen != Path(out):
+        _say(f"{out} holds an earlier demo's outputs (kept); writing to {chosen} (--overwrite replaces them)")
+    out = chosen
     out.mkdir(parents=True, exist_ok=True)
     t0, c0 = time.perf_counter(), time.process_time()
     res = demo_dmft(quick=quick, seed=seed, fraction=fraction, progress=_say)
