@@ -106,15 +106,32 @@ def run_on_client(client: Any, todo: list[RunSpec], root: str | None, finish) ->
 def run_with_dask(cfg: SweepConfig, st: Store, workers: int | None, scheduler: str | None, worker_writes: bool):
     """Run the sweep on a new LocalCluster of ``workers`` processes, or on the cluster at ``scheduler``."""
     try:
-        import logging
-
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ModuleNotFoundError:
         raise InputError("--workers/--scheduler need dask: pip install 'toptraj[dask]'") from None
     if scheduler is not None:
         with Client(scheduler) as client:
             return run_sweep(cfg, st, client=client, worker_writes=worker_writes)
-    with LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
-    ) as cluster, Client(cluster) as client:
+    with local_cluster(workers) as cluster, Client(cluster) as client:
         return run_sweep(cfg, st, client=client, worker_writes=worker_writes)
+
+
+def local_cluster(workers: int | None):
+    """A Dask LocalCluster for sweeps: ``workers`` single-threaded worker processes (None: one per core).
+
+    Each worker process runs one task at a time with one BLAS/OpenMP thread (the nanny sets
+    OMP/MKL/OPENBLAS_NUM_THREADS=1; :func:`~toptraj.sweeps.runner.execute_batch` also limits the
+    pools with threadpoolctl), so n workers use n cores without oversubscription. Dask's
+    statistical profiler (a thread sampling each worker's stack every 10 ms) is switched off: it
+    only feeds the dashboard and costs CPU that the runs need.
+    """
+    import logging
+
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        return LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
