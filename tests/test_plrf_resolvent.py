@@ -73,3 +73,15 @@ def test_same_seed_same_bits_and_many_steps_use_the_fft_route():
     dense = volterra(p, np.arange(0, 600_000), seed=5)
     assert dense.provenance["solver"]["method"] == "volterra-eigen-picard-fft"
     np.testing.assert_allclose(dense.channel("loss")[steps], a[:, 0], rtol=1e-9)
+
+
+def test_deterministic_equivalent_resolvent_agrees_with_the_fft_route(monkeypatch):
+    p = PLRFParams(1.0, 0.75, 100)
+    steps = np.unique(np.round(np.geomspace(1, 1e5, 40)))
+    new = volterra(p, steps, seed=None)
+    assert new.provenance["solver"]["method"] == "volterra-deterministic-equivalent-resolvent"
+    monkeypatch.setattr(resolvent, "poles_of_measure", lambda *args: None)
+    old = volterra(p, steps, seed=None)
+    assert old.provenance["solver"]["method"] == "volterra-deterministic-equivalent-picard-fft"
+    np.testing.assert_allclose(new.channel("loss"), old.channel("loss"), rtol=1e-9)
+    np.testing.assert_allclose(new.channel("forcing"), old.channel("forcing"), rtol=1e-9)

@@ -45,17 +45,28 @@ def poles(params: PLRFParams, spec: Spectrum) -> dict | None:
         forcing weights (for F); ``p_frozen``; ``kernel_norm``. None when two modes coincide in floating point or LAPACK reports a
         failure (the caller then uses the FFT route).
     """
-    from scipy.linalg.lapack import dlasd4
-
-    lr, bsz = params.lr, params.batch
     pos = spec.lam > 0
     x = spec.lam[pos]
     w = np.where(spec.reliable, spec.weights, 0.0)[pos]  # lumped modes: weight 0 (they sit in p_frozen)
-    pf = float(spec.p_frozen)
+    return poles_of_measure(params, x, w, float(spec.p_frozen), np.ones(x.shape[0]))
+
+
+def poles_of_measure(params: PLRFParams, x: np.ndarray, w: np.ndarray, p_frozen: float,
+                     m: np.ndarray) -> dict | None:
+    """:func:`poles` for atoms ``x`` (n,) > 0 with forcing weights ``w`` (n,) >= 0 and kernel
+    multiplicities ``m`` (n,) > 0 (1 per eigenvalue for one W; quadrature weights for the
+    deterministic equivalent): K(r) = lr^2 B sum_k m_k x_k^2 a(x_k)^r. None if not solvable here."""
+    from scipy.linalg.lapack import dlasd4
+
+    lr, bsz = params.lr, params.batch
+    x, w, m = (np.asarray(a, dtype=np.float64) for a in (x, w, m))
+    if x.shape[0] == 0 or np.any(m <= 0) or np.any(w < 0):
+        return None
+    pf = float(p_frozen)
     t = lr * bsz * x * (2.0 - lr * (bsz + 1) * x)  # 1 - a(x) without the cancellation of 1 - a
-    c = lr**2 * bsz * x**2
+    c = lr**2 * bsz * m * x**2
     kn = float(np.sum(c / t))
-    if not (x.shape[0] > 0 and np.all(t > 0) and np.all(t < 1) and kn < 1.0):
+    if not (np.all(t > 0) and np.all(t < 1) and kn < 1.0):
         return None
     order = np.argsort(-t, kind="stable")  # tau = 1/t ascending, as dlasd4 needs
     t, c, w = t[order], c[order], w[order]

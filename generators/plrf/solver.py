@@ -34,6 +34,26 @@ def _volterra_de(params: PLRFParams, r: np.ndarray) -> Trajectory:
                          where=", deterministic equivalent")
     n = int(r[-1]) + 1
     okf, okk = de.f_w > 0, de.rho_w > 0
+    if np.all(okk) and r.shape[0] * de.x.shape[0] <= max(resolvent.RESOLVENT_MAX_WORK, 20 * n):
+        # the same exact poles and residues as for one W, on the measures' atoms (generators/plrf/resolvent.py)
+        poles = resolvent.poles_of_measure(params, de.x, np.where(okf, de.f_w, 0.0), de.p_inf, de.rho_w)
+        if poles is not None:
+            p_r, f_r = resolvent.loss_at(poles, r)
+            solver = {
+                "method": "volterra-deterministic-equivalent-resolvent",
+                "deterministic_equivalent": True,
+                "lambda_max": de.lambda_max,
+                "kernel_norm": kn,
+                "trace_D": _trace_d(params.alpha, params.v),
+                "p_inf": de.p_inf,
+                "n_lumped": 0,
+                "picard_iterations": 0,
+                "picard_last_change": 0.0,
+                "n_quadrature": int(de.x.shape[0]),
+                "quadrature": de.method,
+                "dtype": "float64",
+            }
+            return _volterra_trajectory(params, r, p_r, f_r, de.p_inf, None, solver, sampled=True)
     f, k = _forcing_kernel_measure(params, de.x[okf], de.f_w[okf], de.p_inf, de.x[okk], de.rho_w[okk], n)
     p, iters, change = _picard(f, k)
     solver = {

@@ -116,21 +116,37 @@ def run_with_dask(cfg: SweepConfig, st: Store, workers: int | None, scheduler: s
         return run_sweep(cfg, st, client=client, worker_writes=worker_writes)
 
 
+#: Dask settings of :func:`local_cluster`: no statistical profiler (a thread sampling each worker's
+#: stack every 10 ms), event-loop tick 500 ms (20 ms), system monitor every 2 s (0.5 s), memory
+#: monitor every 1 s (0.1 s), no work stealing (tasks are batches queued on the scheduler until a
+#: worker is free, so there is nothing to rebalance).
+CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.system-monitor.gil.enabled": False,
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.scheduler.work-stealing": False,
+}
+
+
 def local_cluster(workers: int | None):
     """A Dask LocalCluster for sweeps: ``workers`` single-threaded worker processes (None: one per core).
 
     Each worker process runs one task at a time with one BLAS/OpenMP thread (the nanny sets
     OMP/MKL/OPENBLAS_NUM_THREADS=1; :func:`~toptraj.sweeps.runner.execute_batch` also limits the
-    pools with threadpoolctl), so n workers use n cores without oversubscription. Dask's
-    statistical profiler (a thread sampling each worker's stack every 10 ms) is switched off: it
-    only feeds the dashboard and costs CPU that the runs need.
+    pools with threadpoolctl), so n workers use n cores without oversubscription. Dask's periodic
+    housekeeping is thinned out (:data:`CLUSTER_CONFIG`): it only feeds the dashboard and logs, and
+    it costs CPU the runs need; measured idle here: 1.8% of a core per worker and 3.7% for the
+    driver with Dask's defaults, 0.3% and 0.8% with these settings, which matters on a busy shared
+    machine where the sweep's processes together get a fraction of a core.
     """
     import logging
 
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.worker.profile.enabled": False}):
+    with dask.config.set(CLUSTER_CONFIG):
         return LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
             silence_logs=logging.ERROR,
