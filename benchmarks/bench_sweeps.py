@@ -29,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+import toptraj
 from generators.modesum import ModesumParams, solve
-from toptraj.io import save_trajectory, trajectory_arrays
-from toptraj.store import Store, encode_run_file
+from toptraj.io import save_trajectory
+from toptraj.store import Store
 from toptraj.sweeps import load_config, load_sweep, run_sweep
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sweeps.json"
@@ -58,7 +59,9 @@ def store_overhead(n_a: int, n_seeds: int) -> dict:
         solve(r.call_params, times, seed=r.seed)
     plain = (time.perf_counter() - t0) / len(runs)
     with tempfile.TemporaryDirectory() as tmp:
+        c0 = time.process_time()
         res = run_sweep(cfg, Path(tmp) / "s", progress=False)
+        sweep_cpu = (time.process_time() - c0) / len(runs)
         with Store(Path(tmp) / "s") as st:
             rows = list(st.rows().values())
         t1 = time.perf_counter()
@@ -68,16 +71,22 @@ def store_overhead(n_a: int, n_seeds: int) -> dict:
     # breakdown of the write (CPU s): numpy's savez_compressed (level 6, every member) vs the store's
     # encoder (numeric members stored, text deflated at level 1), both to memory, and their sizes
     traj = solve(runs[0].call_params, times, seed=0)
-    arrays = trajectory_arrays(traj)
+    arrays = {"times": traj.times, "values": traj.values, "channels": np.array(traj.channels, dtype=str),
+              "meta": np.array(json.dumps(traj.to_dict()))}
     c2 = time.process_time()
     for _ in range(200):
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
     compress = (time.process_time() - c2) / 200
-    c2 = time.process_time()
-    for _ in range(200):
-        data = encode_run_file(traj)
-    encode = (time.process_time() - c2) / 200
+    try:  # the store's own encoder (absent before the batched-store rework: --out for old revisions)
+        from toptraj.store import encode_run_file
+    except ImportError:
+        encode, data = None, b""
+    else:
+        c2 = time.process_time()
+        for _ in range(200):
+            data = encode_run_file(traj)
+        encode = (time.process_time() - c2) / 200
     with tempfile.TemporaryDirectory() as tmp:
         t3 = time.perf_counter()
         for i in range(20):
@@ -96,7 +105,8 @@ def store_overhead(n_a: int, n_seeds: int) -> dict:
         "savez_compressed_to_memory_cpu_s_per_run": compress,
         "savez_compressed_bytes": len(buf.getvalue()),
         "store_encode_to_memory_cpu_s_per_run": encode,
-        "store_encode_bytes": len(data),
+        "store_encode_bytes": len(data) or None,
+        "sweep_cpu_s_per_run": sweep_cpu,
         "save_trajectory_s_per_run": save,
         "overhead_s_per_run": per_run - gen,
         "overhead_over_generator_time": (per_run - gen) / gen,
@@ -149,7 +159,16 @@ def throughput(label: str, M, n_times: int, n_a: int, n_seeds: int, repeats: int
     import psutil
     from distributed import Client
 
-    from toptraj.sweeps.cluster import local_cluster
+    try:
+        from toptraj.sweeps.cluster import local_cluster
+    except ImportError:  # an older revision (measured for comparison): the CLI's former cluster
+        import logging
+
+        from distributed import LocalCluster
+
+        def local_cluster(workers):
+            return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                silence_logs=logging.ERROR)
 
     cfg = _config(M, n_times, n_a, n_seeds)
     n = len(load_config(cfg))
@@ -225,13 +244,28 @@ def throughput(label: str, M, n_times: int, n_a: int, n_seeds: int, repeats: int
     return out
 
 
+def _git_revision(folder: Path) -> str | None:
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs (seconds)")
+    parser.add_argument("--repeats", type=int, default=None, help="repeats of each configuration (default 3, quick 1)")
+    parser.add_argument("--out", default=str(RESULTS), help="result file (default benchmarks/results/sweeps.json)")
     args = parser.parse_args()
-    repeats = 1 if args.quick else 3
+    repeats = args.repeats or (1 if args.quick else 3)
     sizes = {"cheap": (10, 30) if args.quick else (20, 100), "expensive": (4, 5) if args.quick else (8, 10)}
     result = {
+        "toptraj_path": str(Path(toptraj.__file__).parent),
+        "git_revision": _git_revision(Path(toptraj.__file__).parent),
+        "args": vars(args),
         "cpu_count": os.cpu_count(),
         "load_avg_at_start": os.getloadavg(),
         "threads": "one BLAS/OpenMP thread per process (threadpoolctl in the runner and in each task; Dask's "
@@ -242,8 +276,9 @@ def main() -> None:
         },
     }
     result["load_avg_at_end"] = os.getloadavg()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 
 
