@@ -15,7 +15,9 @@ something measured in the same run, with os.getloadavg() recorded at start and e
   d = 400 was recorded as 13 to 778 CPU-s (issue 15; recorded, not measured here, and without the
   curve-by-curve mapping, so the conservative ratio uses 13 CPU-s against our slowest curve);
 * float32 against float64 (error of the loss curve and time);
-* one SGD run of the same problem (extrapolated linearly from ``--sgd-steps``).
+* one SGD run of the same problem (extrapolated linearly from ``--sgd-steps``);
+* the per-W solve from poles and residues (generators/plrf/resolvent.py) against the previous
+  FFT + Picard solve on the same cached spectrum (CPU time and largest relative difference).
 
 BLAS runs single-threaded here (threadpoolctl) so that CPU seconds equal the work done; a small
 warm-up call first keeps one-time costs (lazy imports, FFT plans) out of the per-curve figures.
@@ -33,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from generators import plrf
+from generators.plrf import resolvent
 
 CPU = time.process_time
 #: CPU seconds of the authors' float32 deterministic-equivalent solver on the d = 400, 1e6-step
@@ -105,6 +108,17 @@ def _per_w(d: int, steps: np.ndarray, dtype: str, gemm: float) -> dict:
     t0 = CPU()
     tr = plrf.volterra(p, steps, seed=0, dtype=dtype)
     t_solve = CPU() - t0
+    method = tr.provenance["solver"]["method"]
+    # the previous solve (F, K on every step, FFT + Picard) on the same cached spectrum
+    orig = resolvent.poles
+    resolvent.poles = lambda params, spec: None
+    try:
+        t0 = CPU()
+        fft = plrf.volterra(p, steps, seed=0, dtype=dtype)
+        t_fft = CPU() - t0
+    finally:
+        resolvent.poles = orig
+    fft_diff = float(np.max(np.abs(tr.channel("loss") / fft.channel("loss") - 1)))
     # the dense stages alone, on the same matrix sizes
     a = np.random.default_rng(1).standard_normal((v, d)).astype(dtype)
     t0 = CPU()
@@ -120,8 +134,13 @@ def _per_w(d: int, steps: np.ndarray, dtype: str, gemm: float) -> dict:
             "cpu_s_total": t_spec + t_solve, "cpu_s_draw_w": t_rng, "cpu_s_syrk": t_syrk,
             "cpu_s_eigen_reduction": t_eig, "flops_syrk": flops_syrk, "flops_tridiagonal_reduction": flops_tridiag,
             "floor_s_at_gemm_rate": floor, "ratio_spectrum_to_floor": t_spec / floor,
+            "floor_s_eigen_reduction_at_gemm_rate": flops_tridiag / gemm,
+            "ratio_eigen_reduction_to_its_floor": t_eig / (flops_tridiag / gemm),
+            "share_of_total_spectrum": t_spec / (t_spec + t_solve),
             "share_of_total_eigen_reduction": t_eig / (t_spec + t_solve),
-            "share_of_total_solve": t_solve / (t_spec + t_solve), "_loss": tr.channel("loss")}
+            "share_of_total_solve": t_solve / (t_spec + t_solve), "solve_method": method,
+            "cpu_s_solve_previous_fft_route": t_fft, "speedup_solve_vs_fft_route": t_fft / t_solve,
+            "max_rel_diff_loss_vs_fft_route": fft_diff, "_loss": tr.channel("loss")}
 
 
 def main(argv=None) -> dict:
@@ -194,7 +213,10 @@ def main(argv=None) -> dict:
             print(f"per-W d={w['d']} {w['dtype']}: spectrum {w['cpu_s_spectrum']:.3f} (draw W {w['cpu_s_draw_w']:.3f}, "
                   f"syrk {w['cpu_s_syrk']:.3f}, eigen {w['cpu_s_eigen_reduction']:.3f}; floor "
                   f"{w['floor_s_at_gemm_rate']:.3f} = {w['ratio_spectrum_to_floor']:.1f}x), solve {w['cpu_s_solve']:.3f} "
-                  f"CPU-s", flush=True)
+                  f"CPU-s ({w['solve_method']}; previous FFT route {w['cpu_s_solve_previous_fft_route']:.3f} = "
+                  f"{w['speedup_solve_vs_fft_route']:.1f}x, max rel diff {w['max_rel_diff_loss_vs_fft_route']:.1e}); "
+                  f"shares of the total: spectrum {w['share_of_total_spectrum']:.0%}, eigen reduction "
+                  f"{w['share_of_total_eigen_reduction']:.0%}, solve {w['share_of_total_solve']:.0%}", flush=True)
         print(f"float32: max rel err of the loss {w32['max_rel_err_loss_vs_float64']:.1e}, spectrum "
               f"{w32['speedup_spectrum_vs_float64']:.2f}x faster", flush=True)
         if not args.no_reference:

@@ -136,21 +136,30 @@ def save_trajectory(traj: Trajectory, path: str | os.PathLike, *, fsync: bool = 
 
     ``fsync=False``: atomic but not yet durable (see :func:`atomic_write`).
     """
-    if not isinstance(traj, Trajectory):
-        raise ValueError(f"traj must be a Trajectory, got {type(traj).__name__}")
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"path must end in .npz, got {str(path)!r}")
+    arrays = trajectory_arrays(traj)
+    return atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays), fsync=fsync)
+
+
+def trajectory_arrays(traj: Trajectory) -> dict[str, np.ndarray]:
+    """The members of a trajectory file (``times, values, channels, meta``), the metadata with its checksum.
+
+    Any ``.npz`` of these members is read by :func:`load_trajectory` (the sweep store writes them
+    with its own, faster zip layout: :func:`toptraj.store.encode_run_file`).
+    """
+    if not isinstance(traj, Trajectory):
+        raise ValueError(f"traj must be a Trajectory, got {type(traj).__name__}")
     meta = {"format": "toptraj.trajectory", "format_version": FORMAT_VERSION, **traj.to_dict()}
     meta_text = json.dumps(meta, sort_keys=True)
     meta["checksum"] = _checksum(traj.times, traj.values, text=meta_text)
-    arrays = {
+    return {
         "times": traj.times,
         "values": traj.values,
         "channels": np.array(traj.channels, dtype=str),
         "meta": np.array(json.dumps(meta, sort_keys=True)),
     }
-    return atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays), fsync=fsync)
 
 
 _META_TYPES = (

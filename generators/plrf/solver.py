@@ -13,6 +13,7 @@ import numpy as np
 from scipy import special
 from scipy.interpolate import CubicSpline
 
+from generators.plrf import resolvent
 from generators.plrf.deterministic import _de_measure
 from generators.plrf.params import SOURCE, PLRFParams, _trace_d
 from generators.plrf.phases import _labels
@@ -33,6 +34,26 @@ def _volterra_de(params: PLRFParams, r: np.ndarray) -> Trajectory:
                          where=", deterministic equivalent")
     n = int(r[-1]) + 1
     okf, okk = de.f_w > 0, de.rho_w > 0
+    if np.all(okk) and r.shape[0] * de.x.shape[0] <= max(resolvent.RESOLVENT_MAX_WORK, 20 * n):
+        # the same exact poles and residues as for one W, on the measures' atoms (generators/plrf/resolvent.py)
+        poles = resolvent.poles_of_measure(params, de.x, np.where(okf, de.f_w, 0.0), de.p_inf, de.rho_w)
+        if poles is not None:
+            p_r, f_r = resolvent.loss_at(poles, r)
+            solver = {
+                "method": "volterra-deterministic-equivalent-resolvent",
+                "deterministic_equivalent": True,
+                "lambda_max": de.lambda_max,
+                "kernel_norm": kn,
+                "trace_D": _trace_d(params.alpha, params.v),
+                "p_inf": de.p_inf,
+                "n_lumped": 0,
+                "picard_iterations": 0,
+                "picard_last_change": 0.0,
+                "n_quadrature": int(de.x.shape[0]),
+                "quadrature": de.method,
+                "dtype": "float64",
+            }
+            return _volterra_trajectory(params, r, p_r, f_r, de.p_inf, None, solver, sampled=True)
     f, k = _forcing_kernel_measure(params, de.x[okf], de.f_w[okf], de.p_inf, de.x[okk], de.rho_w[okk], n)
     p, iters, change = _picard(f, k)
     solver = {
@@ -237,8 +258,11 @@ def volterra(params: PLRFParams, steps, seed: int | None = 0, *, dtype: str = "f
         ``kernel_term`` (sum_{s<r} K(r-1-s) P(s) = P - F); labels alpha, beta, phase, eta, xi;
         provenance["solver"] holds lambda_max, kernel_norm, trace_D, p_inf, n_lumped, iterations.
 
-    Cost: spectrum O(v d^2 + d^3) (cached per W, shared by every lr and batch size), then
-    O(d (4096 + 200 log10 R)) for F, K and O(R log R) per Picard iteration, R = steps[-1] + 1.
+    Cost: spectrum O(v d^2 + d^3) (cached per W, shared by every lr and batch size), then the exact
+    poles and residues of the solution, O(d^2), and O(d) per requested step
+    (:mod:`generators.plrf.resolvent`); when len(steps) d exceeds max(2e7, 20 R), or the poles
+    cannot be found (equal eigenvalues), O(d (4096 + 200 log10 R)) for F, K and O(R log R) per
+    Picard iteration (FFT), R = steps[-1] + 1. provenance["solver"]["method"] names the route.
     seed=None: the spectrum is replaced by the deterministic equivalent, O(n_newton n_x v) with
     n_x ~ 500-2000 atoms on a grid fitted to the support (cached), and F, K cost
     O(n_x (4096 + 200 log10 R)). Measured CPU seconds: benchmarks/results/plrf.json.
@@ -253,6 +277,23 @@ def volterra(params: PLRFParams, steps, seed: int | None = 0, *, dtype: str = "f
     spec = spectrum(params, seed, dtype=dtype)
     kn = _check_stable(params, spec)
     n = int(r[-1]) + 1
+    if r.shape[0] * spec.lam.shape[0] <= max(resolvent.RESOLVENT_MAX_WORK, 20 * n):
+        # exact poles and residues: O(d^2 + len(steps) d) instead of O(R log R) (generators/plrf/resolvent.py)
+        poles = resolvent.poles(params, spec)
+        if poles is not None:
+            p_r, f_r = resolvent.loss_at(poles, r)
+            solver = {
+                "method": "volterra-eigen-resolvent",
+                "lambda_max": spec.lambda_max,
+                "kernel_norm": kn,
+                "trace_D": _trace_d(params.alpha, params.v),
+                "p_inf": spec.p_frozen,
+                "n_lumped": int(np.sum(~spec.reliable)),
+                "picard_iterations": 0,
+                "picard_last_change": 0.0,
+                "dtype": spec.dtype,
+            }
+            return _volterra_trajectory(params, r, p_r, f_r, spec.p_frozen, seed, solver, sampled=True)
     f, k = _forcing_kernel(params, spec, n)
     p, iters, change = _picard(f, k)
     solver = {
@@ -270,9 +311,11 @@ def volterra(params: PLRFParams, steps, seed: int | None = 0, *, dtype: str = "f
 
 
 def _volterra_trajectory(params: PLRFParams, r: np.ndarray, p: np.ndarray, f: np.ndarray, p_frozen: float,
-                         seed: int | None, solver: dict) -> Trajectory:
-    """Package a Volterra solution (loss p and forcing f on 0..R) at the requested steps r."""
-    values = np.column_stack([p[r], f[r], np.full(r.shape[0], p_frozen), p[r] - f[r]])
+                         seed: int | None, solver: dict, sampled: bool = False) -> Trajectory:
+    """Package a Volterra solution (loss p and forcing f on 0..R, or at r if ``sampled``) at the steps r."""
+    if not sampled:
+        p, f = p[r], f[r]
+    values = np.column_stack([p, f, np.full(r.shape[0], p_frozen), p - f])
     return Trajectory(
         times=r.astype(np.float64),
         values=values,

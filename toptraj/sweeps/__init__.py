@@ -100,7 +100,17 @@ so Dask's per-task cost is paid once per batch. A task runs its batch with one B
 files into the store folder itself (no round trip of the data through the driver), makes them
 durable with one sync, and returns their hashes; only the driver (the ``toptraj sweep``
 process) writes the catalog, one transaction per batch (group commit), so no two processes ever
-write the same file or table. In-process sweeps commit a batch every 0.5 s. On several machines:
+write the same file or table. In-process sweeps commit a batch every 0.5 s.
+
+Thread settings: one worker process per core, one thread per worker (``--nthreads 1``), one
+BLAS/OpenMP thread inside (set once per worker process; a thread pool in your own process gets
+its limits back after each batch). ``--workers`` builds its cluster with
+:func:`toptraj.sweeps.cluster.local_cluster`, which also switches off Dask's statistical profiler
+and thins out its periodic housekeeping, and leaves glibc's malloc tuning alone
+(``CLUSTER_CONFIG``; workers you start yourself: ``MALLOC_TRIM_THRESHOLD_`` unset, see there). On a shared machine Linux gives each
+login session (autogroup) an equal share of the CPU, so extra workers only help while cores are
+idle: ``benchmarks/bench_sweeps.py`` reports each speed-up next to what two bare processes get
+at the same moment. On several machines:
 
 1. Start a scheduler on one node (``dask scheduler``) and workers on the others
    (``dask worker tcp://host:8786 --nthreads 1 --nworkers <cores>``), or use dask-jobqueue

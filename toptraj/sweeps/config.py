@@ -214,7 +214,12 @@ def expand_seeds(spec: Any) -> list[int | None]:
 
 def run_key(payload: Mapping[str, Any]) -> str:
     """sha256 hex digest of the canonical JSON of a run's payload (sorted keys, no spaces)."""
-    blob = json.dumps(jsonable(payload), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return _key_of_json(jsonable(payload))
+
+
+def _key_of_json(payload: Mapping[str, Any]) -> str:
+    """:func:`run_key` of a payload that is JSON data already (``jsonable`` is idempotent)."""
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -352,6 +357,7 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig,
 
     names = list(grid)
     runs = []
+    axis_json, options_json = jsonable(axis), jsonable(options)
     largest = (0, None)
     for point in itertools.product(*(grid[k] for k in names)):
         values = {**defaults, **fixed, **dict(zip(names, point, strict=True))}
@@ -367,9 +373,12 @@ def load_config(source: str | os.PathLike | Mapping[str, Any] | SweepConfig,
         for seed in seeds:
             payload = {
                 "generator": gname, "function": fn.name, "version": spec.version, "params": full,
-                "seed": seed, "axis": axis, "options": jsonable(options),
+                "seed": seed, "axis": axis_json, "options": options_json,
             }
-            runs.append(RunSpec(key=run_key(payload), **payload, spec=spec, call_params=params,
+            # the payload is JSON data already (axis and options converted once per sweep)
+            key = _key_of_json(payload)
+            payload["axis"] = axis
+            runs.append(RunSpec(key=key, **payload, spec=spec, call_params=params,
                                 call_axis=tuple(axis_call), call_options=call_options))
     if largest[1] is not None:
         guards.check_memory(largest[0], f"{config_name}: a {gname}.{fn.name} run with {largest[1]}", force=force_size)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import os
 import socket
@@ -45,7 +46,7 @@ def execute_run(run: RunSpec, root: str | None, durable: bool = True) -> dict:
     """
     result = run.catalog_fields()
     result.update(files=[], checksums=[], duration=None, write_time=None, error=None, traceback=None)
-    result["host"] = socket.gethostname()
+    result["host"] = _host()
     t0 = time.perf_counter()
     try:
         trajectories = _confine_paths(run, root).execute()
@@ -67,11 +68,47 @@ def execute_batch(runs: list[RunSpec], root: str | None, threads: int | None = 1
     process per core does not oversubscribe the cores and every mode computes the same bits.
     Returns the list of :func:`execute_run` results, in order.
     """
-    with _thread_limit(threads):
+    if _is_child_process():
+        _limit_process_threads(threads)
         results = [execute_run(run, root, durable=False) for run in runs]
+    else:  # e.g. a thread pool in the user's process: restore the user's limits afterwards
+        with _thread_limit(threads):
+            results = [execute_run(run, root, durable=False) for run in runs]
     if root is not None:
         _sync_batch(root, results)
     return results
+
+
+def _is_child_process() -> bool:
+    """Whether this is a worker process started by multiprocessing (Dask's nanny, a process pool)."""
+    import multiprocessing
+
+    return multiprocessing.parent_process() is not None
+
+
+_PROCESS_THREADS: list = []  # the limit this (worker) process has set, once
+
+
+def _limit_process_threads(threads: int | None) -> None:
+    """Limit this process's BLAS/OpenMP pools to ``threads``, once per process and value.
+
+    A worker process runs batch after batch: threadpoolctl inspects every loaded library (a few
+    ms), so the limit is set on the first batch and kept (not restored) for the worker process's life.
+    Libraries loaded later inherit Dask's OMP/MKL/OPENBLAS_NUM_THREADS=1.
+    """
+    if threads is None or _PROCESS_THREADS == [threads]:
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ModuleNotFoundError:  # installed with scikit-learn; without it keep the default
+        return
+    threadpool_limits(limits=int(threads))
+    _PROCESS_THREADS[:] = [threads]
+
+
+@functools.lru_cache(maxsize=1)
+def _host() -> str:
+    return socket.gethostname()
 
 
 def _sync_batch(root: str | os.PathLike, results: list[dict]) -> None:
