@@ -341,7 +341,9 @@ def sweep_physics(sizes, times, Ls: np.ndarray, n_grid: int = 32) -> dict[str, f
       grows ~ t/N; a plateau stops it);
     - difference curves D_i = L_{n_i} - L_{n_i+1}: growth exponents, the local width exponent
       kappa = log(D_i / D_i+1) / log(n_i+1 / n_i) (1 early, min(a-1, b) late), a collapse
-      log D_i+1(u) = log D_i(u - b log(n_i+2/n_i+1)) - c (its b and c per log-size);
+      log D_i+1(u) = log D_i(u - b log(n_i+2/n_i+1)) - c (its b and c per log-size; degenerate,
+      hence uninformative, wherever D is a pure power law of t, which is the usual case in an
+      early window: on DMFT sweeps its b does not correlate with the true b);
     - crossing times: the log-time at which a size's log-gap reaches 1%, 5%, 20% minus log n,
       and the slope of the crossing log-time against log n (t_x ~ n^b: this slope reads b);
     - the size-exponent of L and D at the end, middle and start (plateau ~ n^-min(a-1, b));
