@@ -17,8 +17,11 @@ Input types (and the channels they read):
   log-log slopes of the path's norm, displacement and speed (a norm path shifts r by 1).
 - ``width_sweep`` / ``data_sweep``: three or more runs at sizes N (or P). Baselines: the time
   exponent of the largest size, the exponent m of the size corrections L_{N_i} - L_{N_i+1} ~ N^-m
-  at the last observed time (plateau-vs-N fit) and at the first (the early 1/N check), and the
-  (a, b) implied by (r, m) (spec: docs/theory/study.rst section 5).
+  at the last observed time (plateau-vs-N fit) and at the first (the early 1/N check), the
+  (a, b) implied by (r, m) (spec: docs/theory/study.rst section 5), and the finite-size
+  signatures of the DMFT theory (:func:`sweep_physics`: per-size local slopes, log-gaps to the
+  largest size, difference curves and their local size exponent, crossing times against log N,
+  whose slope reads b since t_x ~ N^b, and the slope of the size-extrapolated curve).
 
 Topology: Vietoris-Rips H0/H1 of the centred log-log curve (log t, log L, slope) or of the path as
 a point cloud, H0 of consecutive windows along the path (sliding-window persistence, by minimum
@@ -308,9 +311,155 @@ def extrapolated_curve(sizes, Ls: np.ndarray) -> np.ndarray:
     return positive(np.where(out > 0, out, Ls[-1]))
 
 
+def _fit_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of y on x; NaN for fewer than two distinct x."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    return float(np.polyfit(x[ok], y[ok], 1)[0]) if ok.sum() >= 2 and np.ptp(x[ok]) > 0 else math.nan
+
+
+def first_crossing(u: np.ndarray, g: np.ndarray, level: float) -> float:
+    """First u where the signal g reaches ``level`` (linear interpolation); NaN if it never does."""
+    above = np.nonzero(g >= level)[0]
+    if above.size == 0:
+        return math.nan
+    j = int(above[0])
+    if j == 0:
+        return float(u[0])
+    return float(u[j - 1] + (level - g[j - 1]) / (g[j] - g[j - 1]) * (u[j] - u[j - 1]))
+
+
+def sweep_physics(sizes, times, Ls: np.ndarray, n_grid: int = 32) -> dict[str, float]:
+    """The DMFT theory's finite-size signatures of a sweep, read off the observed window.
+
+    Everything is a slope, a log-ratio of losses at one time, or a log-time difference, so an
+    amplitude and a time scale shared by the sweep cancel (docs/theory/dmft.rst sections 5-6):
+
+    - local slopes of log L per size (widest, second and third widest, narrowest) over the middle
+      and last third of the window, at its end and start (the start carries the time scale: the
+      curve bends where the first mode is learned, t ~ 1 in model units), the steepest slope;
+    - log-gaps log(L_n / L_widest): their end value and growth exponent (early width correction
+      grows ~ t/N; a plateau stops it);
+    - difference curves D_i = L_{n_i} - L_{n_i+1}: growth exponents, the local width exponent
+      kappa = log(D_i / D_i+1) / log(n_i+1 / n_i) (1 early, min(a-1, b) late), a collapse
+      log D_i+1(u) = log D_i(u - b log(n_i+2/n_i+1)) - c (its b and c per log-size; degenerate,
+      hence uninformative, wherever D is a pure power law of t, which is the usual case in an
+      early window: on DMFT sweeps its b does not correlate with the true b);
+    - crossing times: the log-time at which a size's log-gap reaches 1%, 5%, 20% minus log n,
+      and the slope of the crossing log-time against log n (t_x ~ n^b: this slope reads b);
+    - the size-exponent of L and D at the end, middle and start (plateau ~ n^-min(a-1, b));
+    - the slope of the Richardson-extrapolated infinite-size curve and of the widest curve over
+      the window where the two widest still agree within 2% (both read r = (a-1)/b).
+
+    Parameters
+    ----------
+    sizes : array (n_sizes,), increasing
+    times : array (n_steps,), the shared observed times
+    Ls : array (n_sizes, n_steps), the observed losses
+    n_grid : int, points of the log-uniform time grid
+
+    Returns
+    -------
+    dict of 70 named floats (NaN where a quantity is undefined, e.g. a gap never reached)
+    """
+    sizes = np.asarray(sizes, dtype=np.float64)
+    t = np.asarray(times, dtype=np.float64)
+    keep = t > 0
+    lt = np.log(t[keep])
+    Ls = np.array([positive(L) for L in np.asarray(Ls, dtype=np.float64)[:, keep]])
+    u = np.linspace(lt[0], lt[-1], n_grid)
+    Y = np.array([np.interp(u, lt, np.log(L)) for L in Ls])  # (n_sizes, n_grid)
+    S = np.gradient(Y, u, axis=1) if u[-1] > u[0] else np.zeros_like(Y)
+    n = len(sizes)
+    span = u[-1] - u[0]
+    last = u >= u[0] + span * 2 / 3
+    mid = (u >= u[0] + span / 3) & ~last
+    out: dict[str, float] = {}
+    for k, i in (("w0", n - 1), ("w1", n - 2), ("w2", n - 3), ("nar", 0)):
+        out[f"ph_slope_last_{k}"] = _fit_slope(u[last], Y[i, last])
+        out[f"ph_slope_mid_{k}"] = _fit_slope(u[mid], Y[i, mid])
+        out[f"ph_slope_end_{k}"] = float(S[i, -1])
+    for k, i in (("w1", n - 2), ("w2", n - 3), ("nar", 0)):
+        lg = np.log(np.maximum(Y[i] - Y[-1], 1e-12))
+        out[f"ph_loggap_end_{k}"] = float(lg[-1])
+        out[f"ph_loggap_growth_{k}"] = _fit_slope(u[last], lg[last])
+        out[f"ph_loggap_growth_mid_{k}"] = _fit_slope(u[mid], lg[mid])
+    L = np.exp(Y)
+    D = L[:-1] - L[1:]
+    lr = np.log(sizes[1:] / sizes[:-1])
+    logD = np.log(np.maximum(D, _TINY))
+    for k, i in (("w", n - 2), ("nar", 0)):
+        out[f"ph_Dgrowth_last_{k}"] = _fit_slope(u[last], logD[i, last])
+        out[f"ph_Dgrowth_mid_{k}"] = _fit_slope(u[mid], logD[i, mid])
+        out[f"ph_Drel_end_{k}"] = float(logD[i, -1] - Y[i + 1, -1])
+    for k, i in (("w", n - 3), ("nar", 0)):
+        kappa = (logD[i] - logD[i + 1]) / lr[i]
+        out[f"ph_kappa_end_{k}"] = float(np.mean(kappa[last]))
+        out[f"ph_kappa_mid_{k}"] = float(np.mean(kappa[mid]))
+        out[f"ph_kappa_start_{k}"] = float(kappa[0])
+    bs, cs, errs = [], [], []
+    for i in range(n - 2):
+        best = (math.inf, math.nan, math.nan)
+        for b in np.linspace(0.5, 3.0, 51):
+            shift = b * lr[i + 1]
+            ok = u - shift >= u[0]
+            if ok.sum() < 4:
+                continue
+            moved = np.interp(u[ok] - shift, u, logD[i])
+            c = float(np.mean(moved - logD[i + 1, ok]))
+            err = float(np.mean((moved - c - logD[i + 1, ok]) ** 2))
+            if err < best[0]:
+                best = (err, b, c / lr[i + 1])
+        errs.append(best[0])
+        bs.append(best[1])
+        cs.append(best[2])
+    fin = np.isfinite(bs)
+    out["ph_collapse_b"] = float(np.median(np.asarray(bs)[fin])) if fin.any() else math.nan
+    out["ph_collapse_m"] = float(np.median(np.asarray(cs)[fin])) if fin.any() else math.nan
+    out["ph_collapse_err"] = float(np.log(max(min(errs), 1e-12))) if fin.any() else math.nan
+    out["ph_LvsN_end"] = _fit_slope(np.log(sizes), Y[:, -1])
+    for k, j in (("end", -1), ("mid", n_grid // 2), ("start", 0)):
+        out[f"ph_DvsN_{k}"] = _fit_slope(np.log(sizes[:-1]), logD[:, j])
+    r = -out["ph_slope_last_w0"]
+    out["ph_a_from_ph_collapse_b"] = 1.0 + r * out["ph_collapse_b"]
+    out["ph_r_times_mD"] = r * -out["ph_DvsN_end"]
+    out["ph_slope_start_w0"] = float(S[-1, 0])
+    out["ph_slope_q1_w0"] = float(S[-1, n_grid // 8])
+    out["ph_min_slope_w0"] = float(S[-1].min())
+    out["ph_u_min_slope_w0"] = float(u[np.argmin(S[-1])] - u[0])
+    for lev in (0.01, 0.05, 0.2):
+        for k, i in (("nar", 0), ("w1", n - 2)):
+            c = first_crossing(u, Y[i] - Y[-1], lev)
+            # never reached: one log-unit past the window's end (a censored value, flagged)
+            out[f"ph_ucross_{lev}_{k}"] = ((c - u[0]) if np.isfinite(c) else span + 1.0) - math.log(sizes[i])
+            out[f"ph_crossed_{lev}_{k}"] = float(np.isfinite(c))
+    for k, i in (("nar", 0), ("w1", n - 2)):
+        out[f"ph_flat_{k}"] = float(S[i, -1] / min(S[-1, -1], -1e-3))
+    for lev in (0.02, 0.1):
+        cr = np.array([first_crossing(u, Y[i] - Y[-1], lev) for i in range(n - 1)])
+        ok = np.isfinite(cr)
+        out[f"ph_cross_slope_{lev}"] = _fit_slope(np.log(sizes[:-1])[ok], cr[ok]) if ok.sum() >= 2 else math.nan
+        out[f"ph_cross_n_{lev}"] = float(ok.sum())
+    ext = np.log(extrapolated_curve(sizes, L))
+    out["ph_ext_slope_last"] = _fit_slope(u[last], ext[last])
+    out["ph_ext_slope_mid"] = _fit_slope(u[mid], ext[mid])
+    out["ph_ext_slope_min"] = float(np.gradient(ext, u).min()) if span > 0 else 0.0
+    idx = np.nonzero((Y[-2] - Y[-1]) < 0.02)[0]
+    if idx.size >= 4:
+        j = idx[idx.size // 2:]
+        out["ph_clean_slope"] = _fit_slope(u[j], Y[-1, j])
+        out["ph_clean_min"] = float(S[-1, idx].min())
+        out["ph_clean_len"] = float(u[idx[-1]] - u[0])
+    else:
+        out["ph_clean_slope"] = out["ph_ext_slope_last"]
+        out["ph_clean_min"] = out["ph_min_slope_w0"]
+        out["ph_clean_len"] = 0.0
+    return out
+
+
 def sweep_baseline(sizes, trajectories, kind: str, channel: str = "test_loss") -> dict[str, float]:
     """Plateau-vs-size fit, early 1/N check, the time exponent of the size-extrapolated curve (and of
-    the largest size) and the (a, b) they imply."""
+    the largest size), the (a, b) they imply, and the finite-size signatures of
+    :func:`sweep_physics`."""
     sizes = np.asarray(sizes, dtype=np.float64)
     big = trajectories[-1]
     base = curve_baseline(big.times, big.channel(channel), prefix="big_")
@@ -327,6 +476,7 @@ def sweep_baseline(sizes, trajectories, kind: str, channel: str = "test_loss") -
     a1, b1 = invert_exponents(r, m_end, kind)
     a2, b2 = invert_exponents(out["ext_power_law_r"], m_end, kind)
     out.update({"implied_a": a1, "implied_b": b1, "implied_a_fit": a2, "implied_b_fit": b2})
+    out.update(sweep_physics(sizes, big.times, Ls))
     return out
 
 

@@ -16,7 +16,8 @@ Prediction intervals: grouped split-conformal in its cross-validated form (CV+-s
 predicted by a model fitted on the other folds, and the normalised residuals
 ``|y - y_hat| / (|y_hat| + c)`` of these held-out groups give, per target, the conformal quantile at
 level (1 - alpha)(1 + 1/G) (G groups, each group weighted equally so that a point with many runs
-does not dominate). ``predict_interval`` returns ``y_hat +- q (|y_hat| + c)``. Why not MAPIE: its
+does not dominate). ``predict_interval`` returns ``y_hat +- q (|y_hat| + c)``. With ``target_transform="log"`` the
+ridges fit log y, the scores are ``|log y - log y_hat|`` and the intervals ``y_hat exp(+-q)``. Why not MAPIE: its
 estimators take numeric arrays (ours are Trajectory objects), it does not weight groups, it needs
 scikit-learn >= 1.4 in current releases (the giotto-tda environment has 1.3.2), and a fitted
 MAPIE object can only be stored by pickling the estimators, which this project never does.
@@ -52,6 +53,7 @@ CLIP_SD = 5.0
 MIN_ITEMS = 6
 MIN_GROUPS = 3
 MAX_POINTS = 10_000  # most log-time grid points (n_points) accepted
+TARGET_TRANSFORMS = ("identity", "log")
 SHIPPED = {"curve": "exponent_predictor_curve.npz", "width_sweep": "exponent_predictor_width_sweep.npz"}
 DEFAULT_TARGETS = {"curve": ("time_exponent",), "pair": ("time_exponent",), "weights": ("time_exponent",),
                    "order_parameters": ("a", "b"), "width_sweep": ("a", "b"), "data_sweep": ("a", "b")}
@@ -229,6 +231,12 @@ class ExponentPredictor(RegressorMixin, BaseEstimator):
         Loss channel of curves and sweeps.
     seed : int
         Seed of the fold assignment.
+    target_transform : {"identity", "log"}
+        Space the ridge regressions and the conformal calibration work in. ``"log"`` fits log y
+        (targets must be positive, e.g. a and b) and predicts exp of the fit: a relative error
+        model, whose conformal score ``|log y - log y_hat|`` is normalised by construction and
+        whose intervals ``y_hat exp(+-q)`` are asymmetric and positive. The power-law exponents
+        a and b combine multiplicatively (a - 1 = r b), which is why this helps for sweeps.
 
     Attributes
     ----------
@@ -236,7 +244,7 @@ class ExponentPredictor(RegressorMixin, BaseEstimator):
     ``coef_``: array (n_targets, n_features); ``intercept_``: array (n_targets,)
     alpha_ : array (n_targets,), ridge penalties chosen by grouped CV
     conformal_q_ : array (n_targets,), quantiles of the normalised held-out residuals
-    score_offset_ : array (n_targets,), the c of the normalisation ``|y_hat| + c``
+    score_offset_ : array (n_targets,), the c of the normalisation ``|y_hat| + c`` (0 with the log transform)
     ``feature_names_``: list of str; ``n_targets_``: int; ``n_groups_``: int
     oof_pred_ : array (n_samples, n_targets), held-out (out-of-fold) predictions of the training runs
 
@@ -248,7 +256,7 @@ class ExponentPredictor(RegressorMixin, BaseEstimator):
 
     def __init__(self, input_type: str = "curve", features: str = "both", fraction: float = 1.0,
                  scale: str = "linear", coverage: float = 0.9, n_points: int = 48, n_splits: int = 5,
-                 channel: str = "test_loss", seed: int = 0):
+                 channel: str = "test_loss", seed: int = 0, target_transform: str = "identity"):
         self.input_type = input_type
         self.features = features
         self.fraction = fraction
@@ -258,6 +266,7 @@ class ExponentPredictor(RegressorMixin, BaseEstimator):
         self.n_splits = n_splits
         self.channel = channel
         self.seed = seed
+        self.target_transform = target_transform
 
     # -- parameters and input -------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -273,6 +282,7 @@ class ExponentPredictor(RegressorMixin, BaseEstimator):
         check_number("n_points", self.n_points, low=8, high=MAX_POINTS, integer=True)
         check_number("n_splits", self.n_splits, low=2, integer=True)
         check_seed("seed", self.seed)
+        check_choice("target_transform", self.target_transform, TARGET_TRANSFORMS)
 
     def featurize(self, X: Any) -> np.ndarray:
         """Feature matrix of runs, shape (n, n_features), columns named by ``feature_names_`` once fitted."""
@@ -330,6 +340,10 @@ class ExponentPredictor(RegressorMixin, BaseEstimator):
         if not np.all(np.isfinite(y)):
             raise InputError("y has NaN or inf entries: every run needs a finite label")
         Y = y[:, None] if y.ndim == 1 else y
+        if self.target_transform == "log":
+            if np.any(Y <= 0):
+                raise InputError("y must be positive for target_transform='log'; got a value <= 0")
+            Y = np.log(Y)
         if len(items) < MIN_ITEMS:
             raise InputError(f"too few runs to fit: {len(items)}; at least {MIN_ITEMS} are needed")
         groups = item_groups(items) if groups is None else np.asarray(groups)
@@ -366,9 +380,13 @@ class ExponentPredictor(RegressorMixin, BaseEstimator):
             for j in range(k):
                 r = GroupedRidgeCV(n_splits=int(self.n_splits)).fit(Zt, Y[train, j], groups=groups[train])
                 oof[test, j] = r.predict(Zs)
-        self.oof_pred_ = oof
-        self.score_offset_ = 0.05 * np.mean(np.abs(Y), axis=0)
-        scores = np.abs(Y - oof) / (np.abs(oof) + self.score_offset_)
+        self.oof_pred_ = np.exp(oof) if self.target_transform == "log" else oof
+        if self.target_transform == "log":  # already relative: plain absolute residuals of log y
+            self.score_offset_ = np.zeros(k)
+            scores = np.abs(Y - oof)
+        else:
+            self.score_offset_ = 0.05 * np.mean(np.abs(Y), axis=0)
+            scores = np.abs(Y - oof) / (np.abs(oof) + self.score_offset_)
         _, inv, counts = np.unique(groups, return_inverse=True, return_counts=True)
         w = 1.0 / counts[inv]
         level = min(1.0, float(self.coverage) * (1.0 + 1.0 / n_groups))
@@ -389,6 +407,8 @@ class ExponentPredictor(RegressorMixin, BaseEstimator):
         """Predicted targets, shape (n,) for one target or (n, k)."""
         self._check_fitted()
         P = self._linear(self.featurize(X))
+        if self.target_transform == "log":
+            P = np.exp(P)
         return P[:, 0] if self.y_ndim_ == 1 else P
 
     def predict_interval(self, X: Any, coverage: float | None = None) -> np.ndarray:
@@ -400,8 +420,11 @@ class ExponentPredictor(RegressorMixin, BaseEstimator):
         if coverage is not None and not math.isclose(float(coverage), float(self.coverage)):
             raise InputError(f"coverage={coverage} differs from the calibrated coverage {self.coverage}; refit with it")
         P = self._linear(self.featurize(X))
-        half = self.conformal_q_ * (np.abs(P) + self.score_offset_)
-        out = np.stack([P - half, P + half], axis=-1)
+        if self.target_transform == "log":
+            out = np.stack([np.exp(P - self.conformal_q_), np.exp(P + self.conformal_q_)], axis=-1)
+        else:
+            half = self.conformal_q_ * (np.abs(P) + self.score_offset_)
+            out = np.stack([P - half, P + half], axis=-1)
         return out[:, 0, :] if self.y_ndim_ == 1 else out
 
     def direct(self, X: Any) -> np.ndarray:
