@@ -4,14 +4,20 @@ DMFT theory curves (truth from the theory's labels), each with a random amplitud
 time scale tau in [0.3, 3] (L_obs(t) = A L(tau t), so the true time is t / tau). Held-out parameter
 points: the learned forecast is trained on points drawn with another seed.
 
-- Detection (event inside the data): every method of TransitionDetector on the whole run; t_x on
-  width sweeps (N, 2N, 4N) at P = inf.
+- Detection (event inside the data): every method of TransitionDetector on the whole run and on its
+  first half of log-time; t_x on width sweeps (N, 2N, 4N) = (64, 128, 256) at P = inf, L(t, inf)
+  extrapolated from the sweep (no oracle curve), beside Aitken's three-point extrapolation
+  (the previous method) and the definition with the theory's m_late (what the m_late estimate costs).
 - Forecast (event after the observed part): the theory route and the learned route from the first
-  10, 20, 30, 50% of log-time, beside the training median (no information).
-Metrics (docs/theory/study.rst): share within x1.5 (detection) and x2 (forecast), median factor
-max(t_hat/t, t/t_hat), interval coverage; NaN estimates count as misses.
+  10, 20, 30, 50% of log-time, beside the training median (no information); t_x from the smallest
+  width's first 20% of log-time, both routes.
+Everything is repeated on independent parameter draws (--draws, default 2: test seeds seed and seed + 1;
+the learned routes' training points come from a third, independent seed) and the spread over the
+draws is reported. Metrics (docs/theory/study.rst): share within x1.5 and x2, median factor
+max(t_hat/t, t/t_hat), interval coverage; NaN estimates count as misses. Nothing is chosen on the
+held-out points (the detectors have no tuned parameters; the learned routes see only their training draw).
 
-    python analyses/detect_transitions.py [--quick] [--out DIR] [--seed 0]
+    python analyses/detect_transitions.py [--quick] [--out DIR] [--seed 0] [--draws 2]
 
 Writes report.json and figures to --out (default analyses/results/detect_transitions/).
 """
@@ -66,7 +72,8 @@ def draw_pairs(n, rng):
 
 
 def draw_sweeps(n, rng, widths=(64.0, 128.0, 256.0)):
-    """Width sweeps at P = inf with |m_late - 1| >= 0.2 (t_x defined) and t_x inside the data."""
+    """Width sweeps at P = inf: a in [1.3, 3], b in [0.8, 2] uniform, |m_late - 1| >= 0.2 (t_x defined,
+    with some contrast) and t_x inside the data (between the third and the third-last time)."""
     out = []
     while len(out) < n:
         a, b = float(rng.uniform(1.3, 3.0)), float(rng.uniform(0.8, 2.0))
@@ -89,37 +96,81 @@ def draw_sweeps(n, rng, widths=(64.0, 128.0, 256.0)):
 
 
 def score(est, truth, lo=None, hi=None, tol=1.5) -> dict:
+    """Share within x1.5 and x2, median factor, NaN count and (with an interval) coverage.
+
+    ``tol`` names the headline share (``within_x{tol}``); both shares are always given.
+    """
     est, truth = np.asarray(est, float), np.asarray(truth, float)
-    fac = np.where(np.isfinite(est) & (est > 0), np.maximum(est / truth, truth / est), np.inf)
-    out = {"n": int(truth.size), f"within_x{tol:g}": float(np.mean(fac <= tol)), "median_factor": float(np.median(fac)),
-           "n_nan": int(np.sum(~np.isfinite(est)))}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fac = np.where(np.isfinite(est) & (est > 0), np.maximum(est / truth, truth / est), np.inf)
+    out = {"n": int(truth.size), "within_x1.5": float(np.mean(fac <= 1.5)), "within_x2": float(np.mean(fac <= 2.0)),
+           "median_factor": float(np.median(fac)) if truth.size else math.nan, "n_nan": int(np.sum(~np.isfinite(est)))}
+    out["headline"] = f"within_x{tol:g}"
     if lo is not None:
         lo, hi = np.asarray(lo, float), np.asarray(hi, float)
         out["coverage"] = float(np.mean((lo <= truth) & (truth <= hi)))
     return out
 
 
-def run_detection(pairs, sweeps) -> dict:
+def _scored(results, truth, tol=1.5) -> dict:
+    return score([x["estimate"] for x in results], truth, [x["low"] for x in results], [x["high"] for x in results],
+                 tol=tol)
+
+
+def _truncate_sweep(sweep, f):
+    return [r.truncate(f, "log") for r in sweep]
+
+
+def aitken_crossover(sweep) -> float:
+    """The previous t_x detection, kept as a baseline: Aitken's three-point L(t, inf) (one power of N
+    through the three widths) and m_late as the median local exponent over the last 20% of log-time."""
+    from toptraj import transitions
+    from toptraj.detectors import local_width_exponent_sweep, sweep_arrays
+
+    w, t, L = sweep_arrays(sweep)
+    kap, _ = local_width_exponent_sweep(w, L)
+    lt = np.log(t)
+    late = (lt >= lt[-1] - 0.2 * (lt[-1] - lt[0])) & np.isfinite(kap)
+    if late.sum() < 2:
+        return math.nan
+    return transitions.width_crossover_time(t, kap, float(np.median(kap[late])))
+
+
+def run_detection(pairs, sweeps, fractions=(1.0,)) -> dict:
+    """Detection scores per kind, method and observed fraction of log-time (``{method: {f: score}}``
+    under ``by_fraction``; the whole run's scores also directly under the method name)."""
     res = {"overfitting_onset": {}, "width_crossover": {}}
+    by_f = {"overfitting_onset": {}, "width_crossover": {}}
     truth = np.array([p.labels["t_of"] for p in pairs])
-    for m in DETECT_METHODS["overfitting_onset"]:
-        det = TransitionDetector(method=m).fit()
-        r = det.estimate(pairs)
-        res["overfitting_onset"][m] = score([x["estimate"] for x in r], truth, [x["low"] for x in r], [x["high"] for x in r])
     tx = np.array([s[0].labels["t_x"] for s in sweeps])
     mlate = np.array([s[0].labels["model_exponent"] for s in sweeps])
-    for m in DETECT_METHODS["width_crossover"]:
-        det = TransitionDetector(kind="width_crossover", method=m).fit()
-        r = det.estimate(sweeps)
-        res["width_crossover"][m] = score([x["estimate"] for x in r], tx, [x["low"] for x in r], [x["high"] for x in r])
-    # the definition with the theory's m_late (what a user cannot know; shows what the m_late estimate costs)
-    r = [TransitionDetector(kind="width_crossover", m_late=float(m)).fit().estimate([s])[0] for s, m in zip(sweeps, mlate)]
-    res["width_crossover"]["extrapolation_theory_m_late"] = score([x["estimate"] for x in r], tx,
-                                                                  [x["low"] for x in r], [x["high"] for x in r])
+    for f in fractions:
+        obs = [p.truncate(f, "log") if f < 1 else p for p in pairs]
+        inside = np.array([o.times[-1] >= t for o, t in zip(obs, truth)])
+        for m in DETECT_METHODS["overfitting_onset"]:
+            r = TransitionDetector(method=m).fit().estimate(obs)
+            sc = _scored(r, truth)
+            sc["share_event_inside"] = float(inside.mean())
+            by_f["overfitting_onset"].setdefault(m, {})[f"{f:g}"] = sc
+        osw = [_truncate_sweep(s, f) if f < 1 else s for s in sweeps]
+        inside = np.array([o[0].times[-1] >= t for o, t in zip(osw, tx)])
+        for m in DETECT_METHODS["width_crossover"]:
+            r = TransitionDetector(kind="width_crossover", method=m).fit().estimate(osw)
+            sc = _scored(r, tx)
+            sc["share_event_inside"] = float(inside.mean())
+            by_f["width_crossover"].setdefault(m, {})[f"{f:g}"] = sc
+        # the definition with the theory's m_late (what a user cannot know; shows what the m_late estimate costs)
+        r = [TransitionDetector(kind="width_crossover", m_late=float(m)).fit().estimate([s])[0] for s, m in zip(osw, mlate)]
+        by_f["width_crossover"].setdefault("extrapolation_theory_m_late", {})[f"{f:g}"] = _scored(r, tx)
+        by_f["width_crossover"].setdefault("aitken_baseline", {})[f"{f:g}"] = score([aitken_crossover(s) for s in osw], tx)
+    for kind in res:
+        for m, rows in by_f[kind].items():
+            res[kind][m] = rows.get("1", rows[max(rows)])
+    res["by_fraction"] = by_f
     return res
 
 
-def run_forecast(train, test, sweeps, fractions, theory_fractions) -> dict:
+def run_forecast(train, test, sweeps, fractions, theory_fractions, train_sweeps=()) -> dict:
     res = {"overfitting_onset": {}, "width_crossover": {}}
     y_train = np.array([p.labels["t_of"] for p in train])
     truth = np.array([p.labels["t_of"] for p in test])
@@ -129,33 +180,68 @@ def run_forecast(train, test, sweeps, fractions, theory_fractions) -> dict:
         after = np.array([o.times[-1] < t for o, t in zip(obs, truth)])
         row = {"share_event_after_observed": float(after.mean())}
         learned = TransitionDetector(mode="forecast", method="learned").fit(obs_tr, y_train)
-        r = learned.estimate(obs)
-        row["learned"] = score([x["estimate"] for x in r], truth, [x["low"] for x in r], [x["high"] for x in r], tol=2)
+        row["learned"] = _scored(learned.estimate(obs), truth, tol=2)
         med = float(np.exp(np.median(np.log(y_train))))
         row["training_median"] = score(np.full(truth.size, med), truth, tol=2)
         if f in theory_fractions:
             det = TransitionDetector(mode="forecast", method="theory").fit(obs_tr, y_train)  # calibrates the interval
             r = det.estimate(obs)
-            row["theory"] = score([x["estimate"] for x in r], truth, [x["low"] for x in r], [x["high"] for x in r], tol=2)
+            row["theory"] = _scored(r, truth, tol=2)
             row["theory"]["exponent_source"] = r[0].get("exponent_source")
             if after.any():
                 sel = np.flatnonzero(after)
                 row["theory_event_after_observed"] = score([r[i]["estimate"] for i in sel], truth[sel], tol=2)
         res["overfitting_onset"][f"{f:g}"] = row
-    # t_x forecast by the theory route from the smallest width's first 20% of log-time
+    # t_x forecast from the smallest width's first 20% of log-time (N known, P = inf)
     if sweeps:
         tx = np.array([s[0].labels["t_x"] for s in sweeps])
         obs = [[s[0].truncate(0.2, "log")] for s in sweeps]
+        after = np.array([o[0].times[-1] < t for o, t in zip(obs, tx)])
+        row = {"share_event_after_observed": float(after.mean())}
         det = TransitionDetector(kind="width_crossover", mode="forecast", method="theory", P=math.inf).fit()
-        r = det.estimate(obs)
-        res["width_crossover"]["0.2"] = {"theory": score([x["estimate"] for x in r], tx, [x["low"] for x in r],
-                                                         [x["high"] for x in r], tol=2)}
+        row["theory"] = _scored(det.estimate(obs), tx, tol=2)
+        if len(train_sweeps) >= 5:
+            y = np.array([s[0].labels["t_x"] for s in train_sweeps])
+            Xtr = [s[0].truncate(0.2, "log") for s in train_sweeps]
+            learned = TransitionDetector(kind="width_crossover", mode="forecast", method="learned", P=math.inf).fit(Xtr, y)
+            row["learned"] = _scored(learned.estimate([o[0] for o in obs]), tx, tol=2)
+            med = float(np.exp(np.median(np.log(y))))
+            row["training_median"] = score(np.full(tx.size, med), tx, tol=2)
+        res["width_crossover"]["0.2"] = row
     return res
+
+
+def spread(draws: list[dict]) -> dict:
+    """Key figures per draw (lists) and their range, for the report's headline table."""
+    keys = {
+        "t_x detection, extrapolation, within x1.5": ("detection", "width_crossover", "extrapolation", "within_x1.5"),
+        "t_x detection, extrapolation, median factor": ("detection", "width_crossover", "extrapolation", "median_factor"),
+        "t_x detection, Aitken baseline, within x1.5": ("detection", "width_crossover", "aitken_baseline", "within_x1.5"),
+        "t_x detection, theory m_late, within x1.5": ("detection", "width_crossover", "extrapolation_theory_m_late",
+                                                      "within_x1.5"),
+        "t_of detection, gap, within x1.5": ("detection", "overfitting_onset", "gap", "within_x1.5"),
+        "t_of forecast 20%, theory, within x2": ("forecast", "overfitting_onset", "0.2", "theory", "within_x2"),
+        "t_of forecast 20%, theory, median factor": ("forecast", "overfitting_onset", "0.2", "theory", "median_factor"),
+        "t_of forecast 20%, learned, within x2": ("forecast", "overfitting_onset", "0.2", "learned", "within_x2"),
+        "t_x forecast 20%, theory, within x2": ("forecast", "width_crossover", "0.2", "theory", "within_x2"),
+        "t_x forecast 20%, learned, within x2": ("forecast", "width_crossover", "0.2", "learned", "within_x2"),
+    }
+    out = {}
+    for name, path in keys.items():
+        vals = []
+        for d in draws:
+            v = d
+            for k in path:
+                v = v.get(k, {}) if isinstance(v, dict) else {}
+            vals.append(v if isinstance(v, float) else math.nan)
+        out[name] = {"per_draw": vals, "min": float(np.nanmin(vals)) if np.isfinite(vals).any() else math.nan,
+                     "max": float(np.nanmax(vals)) if np.isfinite(vals).any() else math.nan}
+    return out
 
 
 def figure(pairs, sweeps, out: Path):
     from toptraj import plotting
-    from toptraj.detectors import local_width_exponent_sweep, sweep_arrays
+    from toptraj.detectors import crossover_exponent_sweep, sweep_arrays
 
     fig, (ax1, ax2) = plotting.new_axes(ncols=2, size=4.5)
     p = pairs[0]
@@ -170,8 +256,9 @@ def figure(pairs, sweeps, out: Path):
     ax1.legend(fontsize=7)
     s = sweeps[0]
     w, tt, L = sweep_arrays(s)
-    kap, _ = local_width_exponent_sweep(w, L)
-    ax2.semilogx(tt, kap, label="kappa_N (from the sweep)")
+    kap, _, info = crossover_exponent_sweep(w, tt, L)
+    ax2.semilogx(tt, kap, label="kappa_N (L(t, inf) from the sweep)")
+    ax2.axhline(0.5 * (1 + info["m_late"]), color="C1", lw=0.5, label="level (1 + m_late)/2, fitted")
     ax2.axvline(s[0].labels["t_x"], color="k", ls="--", label="true t_x")
     e = TransitionDetector(kind="width_crossover").fit().estimate([s])[0]
     if math.isfinite(e["estimate"]):
@@ -181,41 +268,65 @@ def figure(pairs, sweeps, out: Path):
     plotting.save_figure(fig, out / "detection_examples.png")
 
 
+def run_draw(seed: int, sizes, fractions, theory_fractions, detect_fractions, train, train_sweeps) -> dict:
+    """One independent held-out draw (test points from ``seed``; the training sets are shared)."""
+    n_pairs, n_sweeps = sizes
+    c0 = time.process_time()
+    test = draw_pairs(n_pairs, np.random.default_rng(seed))
+    sweeps = draw_sweeps(n_sweeps, np.random.default_rng(seed + 2000))
+    c1 = time.process_time()
+    detection = run_detection(test, sweeps, detect_fractions)
+    c2 = time.process_time()
+    forecast = run_forecast(train, test, sweeps, fractions, theory_fractions, train_sweeps)
+    c3 = time.process_time()
+    return {"seed": seed, "detection": detection, "forecast": forecast, "test": test, "sweeps": sweeps,
+            "sizes": {"test_pairs": len(test), "sweeps": len(sweeps)},
+            "cpu_seconds": {"generate": c1 - c0, "detect": c2 - c1, "forecast": c3 - c2}}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (CI)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "detect_transitions"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--sizes", default=None, help="TEST,TRAIN,SWEEPS (default 30,40,12; quick 6,8,2)")
+    parser.add_argument("--draws", type=int, default=None, help="independent held-out draws (default 2; quick 1)")
+    parser.add_argument("--sizes", default=None,
+                        help="TEST,TRAIN,SWEEPS,TRAIN_SWEEPS per draw (default 48,48,32,32; quick 6,8,2,6)")
     args = parser.parse_args(argv)
-    n_pairs, n_train, n_sweeps = (6, 8, 2) if args.quick else (30, 40, 12)
+    n_pairs, n_train, n_sweeps, n_train_sweeps = (6, 8, 2, 6) if args.quick else (48, 48, 32, 32)
     if args.sizes:
-        n_pairs, n_train, n_sweeps = (int(x) for x in args.sizes.split(","))
+        n_pairs, n_train, n_sweeps, n_train_sweeps = (int(x) for x in args.sizes.split(","))
+    draws = args.draws if args.draws is not None else (1 if args.quick else 2)
+    if draws < 1:
+        parser.error("--draws must be >= 1")
     fractions = (0.2,) if args.quick else FRACTIONS
     theory_fractions = (0.2,)
+    detect_fractions = (1.0,) if args.quick else (0.5, 1.0)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     c0 = time.process_time()
-    test = draw_pairs(n_pairs, np.random.default_rng(args.seed))
+    # training sets of the learned routes: one independent draw, never the held-out points
     train = draw_pairs(n_train, np.random.default_rng(args.seed + 1000))
-    sweeps = draw_sweeps(n_sweeps, np.random.default_rng(args.seed + 2000))
+    train_sweeps = draw_sweeps(n_train_sweeps, np.random.default_rng(args.seed + 3000))
     c1 = time.process_time()
-    detection = run_detection(test, sweeps)
-    c2 = time.process_time()
-    forecast = run_forecast(train, test, sweeps, fractions, theory_fractions)
-    c3 = time.process_time()
-    figure(test, sweeps, out)
+    runs = [run_draw(args.seed + j, (n_pairs, n_sweeps), fractions, theory_fractions, detect_fractions, train,
+                     train_sweeps) for j in range(draws)]
+    figure(runs[0]["test"], runs[0]["sweeps"], out)
+    first = runs[0]
     report = {
         "question": "detect and forecast t_of and t_x on held-out DMFT runs (random amplitude and time scale)",
         "targets": {"detection_within_x1.5": 0.9, "forecast_t_of_within_x2_at_20pct_log_time": 0.8},
-        "detection": detection, "forecast": forecast,
-        "sizes": {"test_pairs": len(test), "train_pairs": len(train), "sweeps": len(sweeps), "M_truth": M_TRUTH,
-                  "times": [float(T_OBS[0]), float(T_OBS[-1]), int(T_OBS.size)]},
-        "cpu_seconds": {"generate": c1 - c0, "detect": c2 - c1, "forecast": c3 - c2},
+        "detection": first["detection"], "forecast": first["forecast"],
+        "other_draws": [{k: r[k] for k in ("seed", "detection", "forecast", "sizes")} for r in runs[1:]],
+        "spread_over_draws": spread(runs),
+        "sizes": {**first["sizes"], "draws": draws, "train_pairs": len(train), "train_sweeps": len(train_sweeps),
+                  "widths": [64, 128, 256], "M_truth": M_TRUTH, "times": [float(T_OBS[0]), float(T_OBS[-1]), int(T_OBS.size)]},
+        "cpu_seconds": {"generate_training": c1 - c0, "per_draw": [r["cpu_seconds"] for r in runs]},
         "quick": bool(args.quick), "seed": args.seed, "provenance": provenance.collect(),
     }
     (out / "report.json").write_text(json.dumps(report, indent=1, default=float))
-    print(json.dumps({"detection": detection, "forecast": forecast}, indent=1, default=float))
+    print(json.dumps({"detection": first["detection"]["width_crossover"], "spread": report["spread_over_draws"]},
+                     indent=1, default=float))
     return report
 
 
