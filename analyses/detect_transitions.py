@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -147,11 +148,13 @@ def run_detection(pairs, sweeps, fractions=(1.0,)) -> dict:
     for f in fractions:
         obs = [p.truncate(f, "log") if f < 1 else p for p in pairs]
         inside = np.array([o.times[-1] >= t for o, t in zip(obs, truth)])
-        for m in DETECT_METHODS["overfitting_onset"]:
+        for m in DETECT_METHODS["overfitting_onset"] if pairs else ():
             r = TransitionDetector(method=m).fit().estimate(obs)
             sc = _scored(r, truth)
             sc["share_event_inside"] = float(inside.mean())
             by_f["overfitting_onset"].setdefault(m, {})[f"{f:g}"] = sc
+        if not sweeps:
+            continue
         osw = [_truncate_sweep(s, f) if f < 1 else s for s in sweeps]
         inside = np.array([o[0].times[-1] >= t for o, t in zip(osw, tx)])
         for m in DETECT_METHODS["width_crossover"]:
@@ -160,8 +163,10 @@ def run_detection(pairs, sweeps, fractions=(1.0,)) -> dict:
             sc["share_event_inside"] = float(inside.mean())
             by_f["width_crossover"].setdefault(m, {})[f"{f:g}"] = sc
         # the definition with the theory's m_late (what a user cannot know; shows what the m_late estimate costs)
-        r = [TransitionDetector(kind="width_crossover", m_late=float(m)).fit().estimate([s])[0] for s, m in zip(osw, mlate)]
-        by_f["width_crossover"].setdefault("extrapolation_theory_m_late", {})[f"{f:g}"] = _scored(r, tx)
+        if f == max(fractions):
+            r = [TransitionDetector(kind="width_crossover", m_late=float(m)).fit().estimate([s])[0]
+                 for s, m in zip(osw, mlate)]
+            by_f["width_crossover"].setdefault("extrapolation_theory_m_late", {})[f"{f:g}"] = _scored(r, tx)
         by_f["width_crossover"].setdefault("aitken_baseline", {})[f"{f:g}"] = score([aitken_crossover(s) for s in osw], tx)
     for kind in res:
         for m, rows in by_f[kind].items():
@@ -174,7 +179,7 @@ def run_forecast(train, test, sweeps, fractions, theory_fractions, train_sweeps=
     res = {"overfitting_onset": {}, "width_crossover": {}}
     y_train = np.array([p.labels["t_of"] for p in train])
     truth = np.array([p.labels["t_of"] for p in test])
-    for f in fractions:
+    for f in fractions if test else ():
         obs_tr = [p.truncate(f, "log") for p in train]
         obs = [p.truncate(f, "log") for p in test]
         after = np.array([o.times[-1] < t for o, t in zip(obs, truth)])
@@ -268,20 +273,28 @@ def figure(pairs, sweeps, out: Path):
     plotting.save_figure(fig, out / "detection_examples.png")
 
 
-def run_draw(seed: int, sizes, fractions, theory_fractions, detect_fractions, train, train_sweeps) -> dict:
-    """One independent held-out draw (test points from ``seed``; the training sets are shared)."""
-    n_pairs, n_sweeps = sizes
+def onset_part(seed: int, draws: int, n_pairs: int, n_train: int, fractions, theory_fractions, detect_fractions):
+    """The overfitting onset on ``draws`` independent held-out draws (seeds seed, seed + 1, ...); the learned
+    route's training points from seed + 1000."""
     c0 = time.process_time()
-    test = draw_pairs(n_pairs, np.random.default_rng(seed))
+    train = draw_pairs(n_train, np.random.default_rng(seed + 1000))
+    out = []
+    for j in range(draws):
+        test = draw_pairs(n_pairs, np.random.default_rng(seed + j))
+        out.append({"seed": seed + j, "detection": run_detection(test, [], detect_fractions),
+                    "forecast": run_forecast(train, test, [], fractions, theory_fractions), "test_pairs": len(test)})
+    return {"draws": out, "train_pairs": len(train), "cpu_seconds": time.process_time() - c0}
+
+
+def crossover_part(seed: int, n_sweeps: int, n_train_sweeps: int, detect_fractions):
+    """The width crossover on one held-out draw of sweeps (seed + 2000); the learned route's training
+    sweeps from seed + 3000."""
+    c0 = time.process_time()
     sweeps = draw_sweeps(n_sweeps, np.random.default_rng(seed + 2000))
-    c1 = time.process_time()
-    detection = run_detection(test, sweeps, detect_fractions)
-    c2 = time.process_time()
-    forecast = run_forecast(train, test, sweeps, fractions, theory_fractions, train_sweeps)
-    c3 = time.process_time()
-    return {"seed": seed, "detection": detection, "forecast": forecast, "test": test, "sweeps": sweeps,
-            "sizes": {"test_pairs": len(test), "sweeps": len(sweeps)},
-            "cpu_seconds": {"generate": c1 - c0, "detect": c2 - c1, "forecast": c3 - c2}}
+    train_sweeps = draw_sweeps(n_train_sweeps, np.random.default_rng(seed + 3000)) if n_train_sweeps else []
+    return {"detection": run_detection([], sweeps, detect_fractions),
+            "forecast": run_forecast([], [], sweeps, (), (), train_sweeps), "sweeps": len(sweeps),
+            "train_sweeps": len(train_sweeps), "cpu_seconds": time.process_time() - c0}
 
 
 def main(argv=None) -> dict:
@@ -289,11 +302,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true", help="small sizes (CI)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "detect_transitions"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--draws", type=int, default=None, help="independent held-out draws (default 2; quick 1)")
+    parser.add_argument("--draws", type=int, default=None, help="independent held-out onset draws (default 2; quick 1)")
     parser.add_argument("--sizes", default=None,
-                        help="TEST,TRAIN,SWEEPS,TRAIN_SWEEPS per draw (default 48,48,32,32; quick 6,8,2,6)")
+                        help="TEST,TRAIN,SWEEPS,TRAIN_SWEEPS (default 40,40,30,16; quick 6,8,2,6); TEST per draw")
+    parser.add_argument("--workers", type=int, default=1, help="2: the onset and crossover parts in two processes")
     args = parser.parse_args(argv)
-    n_pairs, n_train, n_sweeps, n_train_sweeps = (6, 8, 2, 6) if args.quick else (48, 48, 32, 32)
+    n_pairs, n_train, n_sweeps, n_train_sweeps = (6, 8, 2, 6) if args.quick else (40, 40, 30, 16)
     if args.sizes:
         n_pairs, n_train, n_sweeps, n_train_sweeps = (int(x) for x in args.sizes.split(","))
     draws = args.draws if args.draws is not None else (1 if args.quick else 2)
@@ -305,27 +319,42 @@ def main(argv=None) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     c0 = time.process_time()
-    # training sets of the learned routes: one independent draw, never the held-out points
-    train = draw_pairs(n_train, np.random.default_rng(args.seed + 1000))
-    train_sweeps = draw_sweeps(n_train_sweeps, np.random.default_rng(args.seed + 3000))
-    c1 = time.process_time()
-    runs = [run_draw(args.seed + j, (n_pairs, n_sweeps), fractions, theory_fractions, detect_fractions, train,
-                     train_sweeps) for j in range(draws)]
-    figure(runs[0]["test"], runs[0]["sweeps"], out)
-    first = runs[0]
+    onset_args = (args.seed, draws, n_pairs, n_train, fractions, theory_fractions, detect_fractions)
+    cross_args = (args.seed, n_sweeps, n_train_sweeps, detect_fractions)
+    if args.workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(2) as pool:
+            fo, fx = pool.submit(onset_part, *onset_args), pool.submit(crossover_part, *cross_args)
+            onset, cross = fo.result(), fx.result()
+    else:
+        onset, cross = onset_part(*onset_args), crossover_part(*cross_args)
+    first = onset["draws"][0]
+    detection = {**first["detection"], "width_crossover": cross["detection"]["width_crossover"]}
+    detection["by_fraction"] = {**first["detection"]["by_fraction"],
+                                "width_crossover": cross["detection"]["by_fraction"]["width_crossover"]}
+    forecast = {**first["forecast"], "width_crossover": cross["forecast"]["width_crossover"]}
+    per_draw = [{"detection": detection, "forecast": forecast}] + [
+        {"detection": d["detection"], "forecast": d["forecast"]} for d in onset["draws"][1:]]
+    figure(draw_pairs(1, np.random.default_rng(args.seed)), draw_sweeps(1, np.random.default_rng(args.seed + 2000)), out)
     report = {
         "question": "detect and forecast t_of and t_x on held-out DMFT runs (random amplitude and time scale)",
         "targets": {"detection_within_x1.5": 0.9, "forecast_t_of_within_x2_at_20pct_log_time": 0.8},
-        "detection": first["detection"], "forecast": first["forecast"],
-        "other_draws": [{k: r[k] for k in ("seed", "detection", "forecast", "sizes")} for r in runs[1:]],
-        "spread_over_draws": spread(runs),
-        "sizes": {**first["sizes"], "draws": draws, "train_pairs": len(train), "train_sweeps": len(train_sweeps),
-                  "widths": [64, 128, 256], "M_truth": M_TRUTH, "times": [float(T_OBS[0]), float(T_OBS[-1]), int(T_OBS.size)]},
-        "cpu_seconds": {"generate_training": c1 - c0, "per_draw": [r["cpu_seconds"] for r in runs]},
-        "quick": bool(args.quick), "seed": args.seed, "provenance": provenance.collect(),
+        "detection": detection, "forecast": forecast,
+        "other_onset_draws": [{k: d[k] for k in ("seed", "detection", "forecast", "test_pairs")}
+                              for d in onset["draws"][1:]],
+        "spread_over_draws": spread(per_draw),
+        "sizes": {"test_pairs_per_draw": n_pairs, "onset_draws": draws, "train_pairs": onset["train_pairs"],
+                  "sweeps": cross["sweeps"], "train_sweeps": cross["train_sweeps"], "widths": [64, 128, 256],
+                  "M_truth": M_TRUTH, "times": [float(T_OBS[0]), float(T_OBS[-1]), int(T_OBS.size)]},
+        "seeds": {"onset_test": [args.seed + j for j in range(draws)], "onset_train": args.seed + 1000,
+                  "sweeps_test": args.seed + 2000, "sweeps_train": args.seed + 3000},
+        "cpu_seconds": {"onset_part": onset["cpu_seconds"], "crossover_part": cross["cpu_seconds"],
+                        "main": time.process_time() - c0},
+        "quick": bool(args.quick), "seed": args.seed, "provenance": provenance.collect(load_average_1min=os.getloadavg()[0]),
     }
     (out / "report.json").write_text(json.dumps(report, indent=1, default=float))
-    print(json.dumps({"detection": first["detection"]["width_crossover"], "spread": report["spread_over_draws"]},
+    print(json.dumps({"detection": detection["width_crossover"], "spread": report["spread_over_draws"]},
                      indent=1, default=float))
     return report
 

@@ -188,6 +188,22 @@ def local_width_exponent_sweep(widths, losses) -> tuple[np.ndarray, np.ndarray]:
     return kap, Linf
 
 
+def _check_sweep_arrays(widths, losses, times=None) -> tuple[np.ndarray, np.ndarray]:
+    w = np.asarray(widths, dtype=np.float64)
+    L = np.asarray(losses, dtype=np.float64)
+    if w.ndim != 1 or w.size < 3 or not np.all(np.isfinite(w)) or np.any(w <= 0) or np.any(np.diff(w) <= 0):
+        raise InputError(f"widths must be >= 3 finite positive numbers in increasing order, got {np.asarray(widths).tolist()}")
+    if L.ndim != 2 or L.shape[0] != w.size or L.shape[1] < 4:
+        raise InputError(f"losses must have shape ({w.size}, n_times >= 4) (one row per width), got {L.shape}")
+    if not np.all(np.isfinite(L)):
+        raise InputError("losses must be finite (NaN or inf found)")
+    if times is not None:
+        t = np.asarray(times, dtype=np.float64)
+        if t.shape != (L.shape[1],) or np.any(t <= 0) or np.any(np.diff(t) <= 0):
+            raise InputError(f"times must be {L.shape[1]} positive, strictly increasing numbers, got shape {t.shape}")
+    return w, L
+
+
 def richardson_infinite_width(widths, losses) -> tuple[np.ndarray, np.ndarray]:
     """L(t, inf) by Richardson extrapolation in 1/N through the three largest widths, shapes (n,).
 
@@ -198,8 +214,7 @@ def richardson_infinite_width(widths, losses) -> tuple[np.ndarray, np.ndarray]:
     two-width (1/N only) extrapolation from the two largest widths: small where the 1/N series holds,
     large once the smallest width has crossed over (then the series is wrong and R2 must not be used).
     """
-    w = np.asarray(widths, dtype=np.float64)
-    L = np.asarray(losses, dtype=np.float64)
+    w, L = _check_sweep_arrays(widths, losses)
     Na, Nb, Nc = w[-3:]
     A = np.array([[1.0, 1 / Na, Na**-2], [1.0, 1 / Nb, Nb**-2], [1.0, 1 / Nc, Nc**-2]])
     R2 = np.linalg.solve(A, L[-3:])[0]
@@ -226,12 +241,19 @@ def infinite_width_curve(widths, times, losses) -> tuple[np.ndarray, dict]:
     correction dominates the loss and L(t, inf) matters less. The switch is a log-linear blend over
     8 points. The fit's (a, b) also give the late width exponent m_late = min(a - 1, b).
 
+    Parameters
+    ----------
+    widths : array of shape (k,), k >= 3, increasing
+    times : array of shape (n,), positive, increasing
+    losses : array of shape (k, n)
+
     Returns
     -------
     Linf : ndarray of shape (n,)
     info : dict with ``window`` (points where Richardson is used), ``fit`` (the closed-form fit dict,
         see :func:`fit_time_bottleneck`) and ``m_late``, ``m_late_sd`` (from the fit's covariance).
     """
+    _check_sweep_arrays(widths, losses, times)
     t = np.asarray(times, dtype=np.float64)
     L = np.asarray(losses, dtype=np.float64)
     R2, rel = richardson_infinite_width(widths, L)
