@@ -107,10 +107,34 @@ def score(est, truth, lo=None, hi=None, tol=1.5) -> dict:
     out = {"n": int(truth.size), "within_x1.5": float(np.mean(fac <= 1.5)), "within_x2": float(np.mean(fac <= 2.0)),
            "median_factor": float(np.median(fac)) if truth.size else math.nan, "n_nan": int(np.sum(~np.isfinite(est)))}
     out["headline"] = f"within_x{tol:g}"
+    out["raw"] = {"estimate": est.tolist(), "truth": truth.tolist(), "tol": tol}
     if lo is not None:
         lo, hi = np.asarray(lo, float), np.asarray(hi, float)
         out["coverage"] = float(np.mean((lo <= truth) & (truth <= hi)))
+        out["raw"].update(low=lo.tolist(), high=hi.tolist())
     return out
+
+
+def merge(parts: list):
+    """Merge the results of chunks of one draw (same structure): every score is recomputed from the
+    concatenated raw estimates; other numbers (shares of events after the observed part) are averaged
+    over the chunks weighted by their sizes; strings are taken from the first chunk."""
+    parts = [p for p in parts if p is not None]
+    first = parts[0]
+    if isinstance(first, dict) and "raw" in first:
+        raws = [p["raw"] for p in parts]
+        cat = {k: sum((r[k] for r in raws), []) for k in ("estimate", "truth", "low", "high") if k in raws[0]}
+        out = score(cat["estimate"], cat["truth"], cat.get("low"), cat.get("high"), tol=raws[0]["tol"])
+        for k, v in first.items():
+            if k not in out:
+                out[k] = merge([p.get(k) for p in parts]) if not isinstance(v, str) else v
+        return out
+    if isinstance(first, dict):
+        keys = list(dict.fromkeys(k for p in parts for k in p))
+        return {k: merge([p.get(k) for p in parts if isinstance(p, dict) and k in p]) for k in keys}
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        return float(np.mean(parts))
+    return first
 
 
 def _scored(results, truth, tol=1.5) -> dict:
@@ -288,11 +312,11 @@ def onset_part(seed: int, draws: int, n_pairs: int, n_train: int, fractions, the
     return {"draws": out, "train_pairs": len(train), "cpu_seconds": time.process_time() - c0}
 
 
-def crossover_part(seed: int, n_sweeps: int, n_train_sweeps: int, detect_fractions):
-    """The width crossover on one held-out draw of sweeps (seed + 2000); the learned route's training
-    sweeps from seed + 3000."""
+def crossover_part(seed: int, n_sweeps: int, n_train_sweeps: int, detect_fractions, chunk: int = 0):
+    """The width crossover on one held-out draw of sweeps (seed + 2000 + 100 chunk; chunks are merged into
+    one draw); the learned route's training sweeps from seed + 3000 (the same in every chunk)."""
     c0 = time.process_time()
-    sweeps = draw_sweeps(n_sweeps, np.random.default_rng(seed + 2000))
+    sweeps = draw_sweeps(n_sweeps, np.random.default_rng(seed + 2000 + 100 * chunk))
     train_sweeps = draw_sweeps(n_train_sweeps, np.random.default_rng(seed + 3000)) if n_train_sweeps else []
     return {"detection": run_detection([], sweeps, detect_fractions),
             "forecast": run_forecast([], [], sweeps, (), (), train_sweeps), "sweeps": len(sweeps),
@@ -307,7 +331,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--draws", type=int, default=None, help="independent held-out onset draws (default 2; quick 1)")
     parser.add_argument("--sizes", default=None,
                         help="TEST,TRAIN,SWEEPS,TRAIN_SWEEPS (default 40,40,30,16; quick 6,8,2,6); TEST per draw")
-    parser.add_argument("--workers", type=int, default=1, help="2: the onset and crossover parts in two processes")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes: each onset draw and each of (workers - draws) crossover chunks in its own")
     args = parser.parse_args(argv)
     n_pairs, n_train, n_sweeps, n_train_sweeps = (6, 8, 2, 6) if args.quick else (40, 40, 30, 16)
     if args.sizes:
@@ -323,12 +348,22 @@ def main(argv=None) -> dict:
     c0 = time.process_time()
     onset_args = (args.seed, draws, n_pairs, n_train, fractions, theory_fractions, detect_fractions)
     cross_args = (args.seed, n_sweeps, n_train_sweeps, detect_fractions)
+    chunks = max(args.workers - draws, 1)
     if args.workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(2) as pool:
-            fo, fx = pool.submit(onset_part, *onset_args), pool.submit(crossover_part, *cross_args)
-            onset, cross = fo.result(), fx.result()
+        sizes = [n_sweeps // chunks + (1 if j < n_sweeps % chunks else 0) for j in range(chunks)]
+        with ProcessPoolExecutor(args.workers) as pool:
+            fo = [pool.submit(onset_part, args.seed + j, 1, *onset_args[2:]) for j in range(draws)]
+            fx = [pool.submit(crossover_part, args.seed, sizes[j], n_train_sweeps, detect_fractions, j)
+                  for j in range(chunks)]
+            ons = [f.result() for f in fo]
+            crs = [f.result() for f in fx]
+        onset = {"draws": [o["draws"][0] for o in ons], "train_pairs": ons[0]["train_pairs"],
+                 "cpu_seconds": sum(o["cpu_seconds"] for o in ons)}
+        cross = {"detection": merge([c["detection"] for c in crs]), "forecast": merge([c["forecast"] for c in crs]),
+                 "sweeps": sum(c["sweeps"] for c in crs), "train_sweeps": crs[0]["train_sweeps"],
+                 "cpu_seconds": sum(c["cpu_seconds"] for c in crs)}
     else:
         onset, cross = onset_part(*onset_args), crossover_part(*cross_args)
     first = onset["draws"][0]
@@ -349,8 +384,9 @@ def main(argv=None) -> dict:
         "sizes": {"test_pairs_per_draw": n_pairs, "onset_draws": draws, "train_pairs": onset["train_pairs"],
                   "sweeps": cross["sweeps"], "train_sweeps": cross["train_sweeps"], "widths": [64, 128, 256],
                   "M_truth": M_TRUTH, "times": [float(T_OBS[0]), float(T_OBS[-1]), int(T_OBS.size)]},
-        "seeds": {"onset_test": [args.seed + j for j in range(draws)], "onset_train": args.seed + 1000,
-                  "sweeps_test": args.seed + 2000, "sweeps_train": args.seed + 3000},
+        "seeds": {"onset_test": [args.seed + j for j in range(draws)], "onset_train": [args.seed + 1000 + j for j in range(draws)] if args.workers > 1 else args.seed + 1000,
+                  "sweeps_test": [args.seed + 2000 + 100 * j for j in range(chunks if args.workers > 1 else 1)],
+                  "sweeps_train": args.seed + 3000},
         "cpu_seconds": {"onset_part": onset["cpu_seconds"], "crossover_part": cross["cpu_seconds"],
                         "main": time.process_time() - c0},
         "quick": bool(args.quick), "seed": args.seed, "provenance": provenance.collect(load_average_1min=os.getloadavg()[0]),
