@@ -41,6 +41,7 @@ from toptraj.trajectory import Trajectory
 M_TRUTH = 20000  # modes of the truth's model; the forecast does not know it (its default differs)
 T_OBS = np.geomspace(1.0, 1e5, 64)
 FRACTIONS = (0.1, 0.2, 0.3, 0.5)
+LEAN = False  # --lean: t_x on the whole run only, without the breakpoint baseline and the theory-m_late row (CPU)
 
 
 def observed_run(params, rng, times=T_OBS):
@@ -177,19 +178,19 @@ def run_detection(pairs, sweeps, fractions=(1.0,)) -> dict:
             sc = _scored(r, truth)
             sc["share_event_inside"] = float(inside.mean())
             by_f["overfitting_onset"].setdefault(m, {})[f"{f:g}"] = sc
-        if not sweeps:
+        if not sweeps or (LEAN and f < max(fractions)):
             continue
         osw = [_truncate_sweep(s, f) if f < 1 else s for s in sweeps]
         inside = np.array([o[0].times[-1] >= t for o, t in zip(osw, tx)])
         for m in DETECT_METHODS["width_crossover"]:
-            if m == "breakpoint" and f < max(fractions):
+            if m == "breakpoint" and (f < max(fractions) or LEAN):
                 continue  # the whole run only (the cost of its L(t, inf) fit; the baseline is far off there too)
             r = TransitionDetector(kind="width_crossover", method=m).fit().estimate(osw)
             sc = _scored(r, tx)
             sc["share_event_inside"] = float(inside.mean())
             by_f["width_crossover"].setdefault(m, {})[f"{f:g}"] = sc
         # the definition with the theory's m_late (what a user cannot know; shows what the m_late estimate costs)
-        if f == max(fractions):
+        if f == max(fractions) and not LEAN:
             r = [TransitionDetector(kind="width_crossover", m_late=float(m)).fit().estimate([s])[0]
                  for s, m in zip(osw, mlate)]
             by_f["width_crossover"].setdefault("extrapolation_theory_m_late", {})[f"{f:g}"] = _scored(r, tx)
@@ -299,14 +300,20 @@ def figure(pairs, sweeps, out: Path):
     plotting.save_figure(fig, out / "detection_examples.png")
 
 
-def onset_part(seed: int, draws: int, n_pairs: int, n_train: int, fractions, theory_fractions, detect_fractions):
-    """The overfitting onset on ``draws`` independent held-out draws (seeds seed, seed + 1, ...); the learned
-    route's training points from seed + 1000."""
+def _set_lean(value: bool) -> None:
+    global LEAN
+    LEAN = value
+
+
+def onset_part(seed: int, draws: int, n_pairs: int, n_train: int, fractions, theory_fractions, detect_fractions,
+               chunk: int = 0):
+    """The overfitting onset on ``draws`` independent held-out draws (seeds seed, seed + 1, ...; chunk c of a
+    draw from seed + 10 c); the learned route's training points from seed + 1000."""
     c0 = time.process_time()
     train = draw_pairs(n_train, np.random.default_rng(seed + 1000))
     out = []
     for j in range(draws):
-        test = draw_pairs(n_pairs, np.random.default_rng(seed + j))
+        test = draw_pairs(n_pairs, np.random.default_rng(seed + j + 10 * chunk))
         out.append({"seed": seed + j, "detection": run_detection(test, [], detect_fractions),
                     "forecast": run_forecast(train, test, [], fractions, theory_fractions), "test_pairs": len(test)})
     return {"draws": out, "train_pairs": len(train), "cpu_seconds": time.process_time() - c0}
@@ -331,6 +338,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--draws", type=int, default=None, help="independent held-out onset draws (default 2; quick 1)")
     parser.add_argument("--sizes", default=None,
                         help="TEST,TRAIN,SWEEPS,TRAIN_SWEEPS (default 40,40,30,16; quick 6,8,2,6); TEST per draw")
+    parser.add_argument("--lean", action="store_true", help="skip the t_x breakpoint baseline and theory-m_late row")
+    parser.add_argument("--onset-chunks", type=int, default=1, help="processes per onset draw (with --workers)")
     parser.add_argument("--workers", type=int, default=1,
                         help="processes: each onset draw and each of (workers - draws) crossover chunks in its own")
     args = parser.parse_args(argv)
@@ -348,19 +357,27 @@ def main(argv=None) -> dict:
     c0 = time.process_time()
     onset_args = (args.seed, draws, n_pairs, n_train, fractions, theory_fractions, detect_fractions)
     cross_args = (args.seed, n_sweeps, n_train_sweeps, detect_fractions)
-    chunks = max(args.workers - draws, 1)
+    global LEAN
+    LEAN = bool(args.lean)
+    oc = max(int(args.onset_chunks), 1)
+    chunks = max(args.workers - draws * oc, 1)
     if args.workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         sizes = [n_sweeps // chunks + (1 if j < n_sweeps % chunks else 0) for j in range(chunks)]
-        with ProcessPoolExecutor(args.workers) as pool:
-            fo = [pool.submit(onset_part, args.seed + j, 1, *onset_args[2:]) for j in range(draws)]
+        osz = [n_pairs // oc + (1 if c < n_pairs % oc else 0) for c in range(oc)]
+        with ProcessPoolExecutor(args.workers, initializer=_set_lean, initargs=(LEAN,)) as pool:
+            fo = [[pool.submit(onset_part, args.seed + j, 1, osz[c], *onset_args[3:], c) for c in range(oc)]
+                  for j in range(draws)]
             fx = [pool.submit(crossover_part, args.seed, sizes[j], n_train_sweeps, detect_fractions, j)
                   for j in range(chunks)]
-            ons = [f.result() for f in fo]
+            ons = [[f.result() for f in row] for row in fo]
             crs = [f.result() for f in fx]
-        onset = {"draws": [o["draws"][0] for o in ons], "train_pairs": ons[0]["train_pairs"],
-                 "cpu_seconds": sum(o["cpu_seconds"] for o in ons)}
+        onset = {"draws": [{"seed": row[0]["draws"][0]["seed"],
+                            "detection": merge([o["draws"][0]["detection"] for o in row]),
+                            "forecast": merge([o["draws"][0]["forecast"] for o in row]),
+                            "test_pairs": sum(o["draws"][0]["test_pairs"] for o in row)} for row in ons],
+                 "train_pairs": ons[0][0]["train_pairs"], "cpu_seconds": sum(o["cpu_seconds"] for r in ons for o in r)}
         cross = {"detection": merge([c["detection"] for c in crs]), "forecast": merge([c["forecast"] for c in crs]),
                  "sweeps": sum(c["sweeps"] for c in crs), "train_sweeps": crs[0]["train_sweeps"],
                  "cpu_seconds": sum(c["cpu_seconds"] for c in crs)}
@@ -384,7 +401,8 @@ def main(argv=None) -> dict:
         "sizes": {"test_pairs_per_draw": n_pairs, "onset_draws": draws, "train_pairs": onset["train_pairs"],
                   "sweeps": cross["sweeps"], "train_sweeps": cross["train_sweeps"], "widths": [64, 128, 256],
                   "M_truth": M_TRUTH, "times": [float(T_OBS[0]), float(T_OBS[-1]), int(T_OBS.size)]},
-        "seeds": {"onset_test": [args.seed + j for j in range(draws)], "onset_train": [args.seed + 1000 + j for j in range(draws)] if args.workers > 1 else args.seed + 1000,
+        "lean": LEAN, "onset_chunks": oc,
+        "seeds": {"onset_test": [[args.seed + j + 10 * c for c in range(oc)] for j in range(draws)], "onset_train": [args.seed + 1000 + j for j in range(draws)] if args.workers > 1 else args.seed + 1000,
                   "sweeps_test": [args.seed + 2000 + 100 * j for j in range(chunks if args.workers > 1 else 1)],
                   "sweeps_train": args.seed + 3000},
         "cpu_seconds": {"onset_part": onset["cpu_seconds"], "crossover_part": cross["cpu_seconds"],

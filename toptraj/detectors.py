@@ -210,7 +210,7 @@ def richardson_infinite_width(widths, losses) -> tuple[np.ndarray, np.ndarray]:
     Solves L(t, N_i) = L_inf(t) + c1(t) / N_i + c2(t) / N_i^2 exactly for the three largest widths: the
     finite-width correction of the DMFT model is 1/N while every width is early (t well below the
     crossover; docs/theory/dmft.rst, section 6), so this is exact there up to O(N^-3). Returns the
-    extrapolation and its relative reliability |R1 - R2| / (L(t, N_min) - R2), where R1 is the
+    extrapolation and its relative reliability abs(R1 - R2) / (L(t, N_min) - R2), where R1 is the
     two-width (1/N only) extrapolation from the two largest widths: small where the 1/N series holds,
     large once the smallest width has crossed over (then the series is wrong and R2 must not be used).
     """
