@@ -11,9 +11,13 @@ from generators.dmft import DMFTParams
 from toptraj.detectors import (
     TransitionDetector,
     closed_form_curve,
+    crossover_exponent_sweep,
     detect_transitions,
     extrapolate_infinite_width,
     fit_time_bottleneck,
+    gap_time_exponent,
+    infinite_width_curve,
+    richardson_infinite_width,
 )
 from toptraj.exceptions import InputError
 from toptraj.trajectory import Trajectory
@@ -137,3 +141,89 @@ def test_transition_notebooks_are_stored_with_their_figures():
         images = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
                   if "image/png" in o.get("data", {})]
         assert len(images) >= 2, name
+
+
+def test_richardson_is_exact_on_a_two_term_series_in_one_over_n():
+    Linf = 2.0 / T**0.4
+    w = np.array([64.0, 128.0, 256.0])
+    L = Linf[None, :] + (3.0 / w[:, None] + 50.0 / w[:, None] ** 2) * np.ones_like(T)[None, :]
+    est, rel = richardson_infinite_width(w, L)
+    assert np.allclose(est, Linf, rtol=1e-9)
+    # the 1/N-only extrapolation misses the 1/N^2 term: rel = |R1 - R2| / dL(N_min) is its known share
+    R1 = (256 * L[2] - 128 * L[1]) / 128
+    assert np.allclose(rel, np.abs(R1 - Linf) / (L[0] - Linf))
+
+
+@pytest.mark.parametrize("widths, losses, word", [
+    ([64.0, 128.0], np.ones((2, 10)), "widths"),
+    ([64.0, 32.0, 256.0], np.ones((3, 10)), "widths"),
+    ([64.0, 128.0, 256.0], np.ones((2, 10)), "losses"),
+    ([64.0, 128.0, 256.0], np.full((3, 10), np.nan), "losses"),
+])
+def test_sweep_extrapolation_rejects_bad_arrays(widths, losses, word):
+    with pytest.raises(InputError, match=word):
+        richardson_infinite_width(widths, losses)
+    with pytest.raises(InputError, match=word):
+        infinite_width_curve(widths, np.geomspace(1, 10, losses.shape[1]), losses)
+
+
+def test_infinite_width_curve_rejects_bad_times():
+    w = np.array([64.0, 128.0, 256.0])
+    L = 1.0 / T[None, :] + 1.0 / w[:, None]
+    with pytest.raises(InputError, match="times"):
+        infinite_width_curve(w, T[::-1], L)
+
+
+def test_infinite_width_curve_recovers_closed_form_with_one_over_n_corrections():
+    # L(t, N) = L(t, inf) (1 + c t^(1/b) / N): the early, universal 1/N regime at every time; the curve
+    # and the late exponent min(a - 1, b) come back from the sweep alone
+    a, b = 1.8, 1.4
+    Linf = closed_form_curve(T, a, b, tau=1.0, amplitude=2.0)
+    w = np.array([256.0, 512.0, 1024.0])
+    L = Linf[None, :] * (1.0 + 0.05 * T[None, :] ** (1 / b) / w[:, None])
+    est, info = infinite_width_curve(w, T, L)
+    assert np.allclose(est, Linf, rtol=1e-6)
+    assert info["window"] == T.size
+    assert info["m_late"] == pytest.approx(a - 1, abs=0.02)
+    kap, Linf2, _ = crossover_exponent_sweep(w, T, L)
+    assert np.allclose(kap, 1.0, atol=1e-4)  # a pure 1/N correction has kappa = 1 everywhere
+
+
+@pytest.mark.slow
+def test_width_crossover_detected_without_oracle_or_m_late_on_dmft():
+    # (a, b) = (2.4, 1.7): m_late = 1.4, crossing level 1.2; measured factor 1.01 with L(t, inf) and m_late
+    # both estimated from the three widths (the analysis reports the share over many cases)
+    sw = [dmft.solve(DMFTParams(2.4, 1.7, 4000, N, math.inf), T, with_labels=N == 64.0) for N in (64.0, 128.0, 256.0)]
+    truth = sw[0].labels["t_x"]
+    r = TransitionDetector(kind="width_crossover").fit().estimate([sw])[0]
+    assert max(r["estimate"] / truth, truth / r["estimate"]) < 1.2
+    assert r["m_late"] == pytest.approx(1.4, abs=0.1)
+    assert r["low"] <= truth <= r["high"]
+
+
+def test_gap_slope_gives_one_over_b():
+    t = np.geomspace(1, 10, 20)
+    test = 1.0 / t**0.3
+    train = test * (1.0 - 0.01 * t**0.8)
+    slope, inv = gap_time_exponent(t, train, test)
+    assert slope == pytest.approx(0.8, rel=1e-6) and inv == pytest.approx(1.25, rel=1e-6)
+    assert math.isnan(gap_time_exponent(t[:5], train[:5], test[:5])[1])  # too few points
+    assert math.isnan(gap_time_exponent(t, test, test)[1])  # no gap
+
+
+def test_closed_form_fit_holds_a_given_b():
+    y = closed_form_curve(T[:30], 1.6, 1.4, tau=2.0, amplitude=5.0)
+    fit = fit_time_bottleneck(T[:30], y, b=1.4)
+    assert fit["b"] == 1.4 and fit["b_given"]
+    assert fit["a"] == pytest.approx(1.6, rel=0.02) and fit["tau"] == pytest.approx(2.0, rel=0.05)
+
+
+@pytest.mark.slow
+def test_onset_theory_forecast_from_the_first_fifth_of_log_time():
+    run = dmft.solve(DMFTParams(1.6, 1.3, 4000, 1024.0, 1024.0), T)
+    truth = run.labels["t_of"]  # 33.6
+    obs = run.truncate(0.2, "log")  # t <= 9.1
+    assert obs.times[-1] < truth  # a forecast: the event lies after the observed part
+    r = TransitionDetector(mode="forecast").fit().estimate([obs])[0]
+    assert "gap" in r["note"]
+    assert max(r["estimate"] / truth, truth / r["estimate"]) < 1.5  # measured 1.01
