@@ -144,3 +144,25 @@ def test_columns_refuses_a_role_given_twice(tmp_path, capsys):
     assert main(["analyze", str(f), "--columns", "train=train_loss,train=val_loss", "--out", str(tmp_path / "o")]) == 2
     line = _one_line(capsys.readouterr().err)
     assert "--columns" in line and "twice" in line
+
+
+@pytest.mark.parametrize("seed", ["x", -1, 1.5, None, True])
+def test_transition_detector_rejects_a_bad_seed(seed):
+    import numpy as np
+
+    from toptraj.detectors import TransitionDetector
+    from toptraj.exceptions import InputError
+
+    t = np.geomspace(1.0, 1e4, 64)
+    with pytest.raises(InputError, match="seed"):
+        TransitionDetector(seed=seed).fit([]).predict([(t, t**-0.5, t**-0.5)])
+
+
+def test_plain_train_and_test_column_names_are_recognised(tmp_path):
+    from toptraj.readers import read_csv
+
+    f = tmp_path / "run.csv"
+    f.write_text("step,train,test\n" + "".join(f"{s},{1.0 / s},{1.2 / s}\n" for s in range(1, 20)))
+    (log,) = read_csv(f)
+    assert log.paired() is not None
+    assert "train" in log.mapping and "test" in log.mapping

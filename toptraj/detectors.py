@@ -49,7 +49,7 @@ from toptraj import breakpoints as bp
 from toptraj import transitions
 from toptraj.exceptions import InputError
 from toptraj.trajectory import Trajectory
-from toptraj.validation import check_choice, check_number
+from toptraj.validation import check_choice, check_number, check_seed
 
 KINDS = ("overfitting_onset", "width_crossover")
 MODES = ("detect", "forecast")
@@ -557,6 +557,8 @@ class TransitionDetector(BaseEstimator):
         check_number("window", self.window, low=4, integer=True)
         check_number("n_draws", self.n_draws, low=0, integer=True)
         check_number("alpha", self.alpha, low=0.0)
+        if check_seed("seed", self.seed) is None:  # the folds and draws need a concrete seed
+            raise InputError("seed must be a non-negative integer, got None")
         for name in ("N", "P"):
             v = getattr(self, name)
             if v is not None:

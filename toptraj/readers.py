@@ -22,9 +22,10 @@ Names are compared after lower-casing and turning ``/ . - space`` into ``_``.
 - axis (first found): ``step, global_step, _step, trainer_global_step, steps, iteration, iter, it,
   iterations, tokens, num_tokens, tokens_seen, n_tokens, samples, num_samples, examples, epoch, epochs``
 - train loss: ``train_loss, train_loss_step, training_loss, loss_train, trn_loss, train_loss_epoch,
-  loss, loss_step``
+  loss, loss_step, train, training``
 - held-out loss ("test"): ``test_loss, loss_test, val_loss, val_loss_epoch, valid_loss,
-  validation_loss, loss_val, loss_valid, loss_validation, eval_loss, loss_eval, dev_loss, heldout_loss``
+  validation_loss, loss_val, loss_valid, loss_validation, eval_loss, loss_eval, dev_loss, heldout_loss,
+  test, valid, validation, eval, dev``
 - runs: ``run, run_id, run_name, name``
 
 When several columns fit a role, the one with most logged values is used (ties: the order above).
@@ -57,9 +58,10 @@ AXIS_NAMES = ("step", "global_step", "_step", "trainer_global_step", "steps", "i
               "iterations", "tokens", "num_tokens", "tokens_seen", "n_tokens", "samples", "num_samples",
               "examples", "epoch", "epochs")
 TRAIN_NAMES = ("train_loss", "train_loss_step", "training_loss", "loss_train", "trn_loss", "train_loss_epoch",
-               "loss", "loss_step")
+               "loss", "loss_step", "train", "training")
 TEST_NAMES = ("test_loss", "loss_test", "val_loss", "val_loss_epoch", "valid_loss", "validation_loss", "loss_val",
-              "loss_valid", "loss_validation", "eval_loss", "loss_eval", "dev_loss", "heldout_loss")
+              "loss_valid", "loss_validation", "eval_loss", "loss_eval", "dev_loss", "heldout_loss",
+              "test", "valid", "validation", "eval", "dev")
 RUN_NAMES = ("run", "run_id", "run_name", "name")
 ROLES = ("step", "train", "test", "run")
 #: Suffixes of files a folder walk reads; anything else is skipped (and counted).
