@@ -32,45 +32,47 @@ def _volterra_de(params: PLRFParams, r: np.ndarray) -> Trajectory:
     lr, bsz = params.lr, params.batch
     kn = check_stability(params, de.lambda_max, lambda: np.sum(de.rho_w * lr * de.x / (2.0 - (bsz + 1) * lr * de.x)),
                          where=", deterministic equivalent")
-    n = int(r[-1]) + 1
     okf, okk = de.f_w > 0, de.rho_w > 0
-    if np.all(okk) and r.shape[0] * de.x.shape[0] <= max(resolvent.RESOLVENT_MAX_WORK, 20 * n):
-        # the same exact poles and residues as for one W, on the measures' atoms (generators/plrf/resolvent.py)
-        poles = resolvent.poles_of_measure(params, de.x, np.where(okf, de.f_w, 0.0), de.p_inf, de.rho_w)
-        if poles is not None:
-            p_r, f_r = resolvent.loss_at(poles, r)
-            solver = {
-                "method": "volterra-deterministic-equivalent-resolvent",
-                "deterministic_equivalent": True,
-                "lambda_max": de.lambda_max,
-                "kernel_norm": kn,
-                "trace_D": _trace_d(params.alpha, params.v),
-                "p_inf": de.p_inf,
-                "n_lumped": 0,
-                "picard_iterations": 0,
-                "picard_last_change": 0.0,
-                "n_quadrature": int(de.x.shape[0]),
-                "quadrature": de.method,
-                "dtype": "float64",
-            }
-            return _volterra_trajectory(params, r, p_r, f_r, de.p_inf, None, solver, sampled=True)
-    f, k = _forcing_kernel_measure(params, de.x[okf], de.f_w[okf], de.p_inf, de.x[okk], de.rho_w[okk], n)
-    p, iters, change = _picard(f, k)
     solver = {
-        "method": "volterra-deterministic-equivalent-picard-fft",
+        "method": "volterra-deterministic-equivalent",
         "deterministic_equivalent": True,
         "lambda_max": de.lambda_max,
         "kernel_norm": kn,
         "trace_D": _trace_d(params.alpha, params.v),
         "p_inf": de.p_inf,
         "n_lumped": 0,
-        "picard_iterations": iters,
-        "picard_last_change": change,
+        "picard_iterations": 0,
+        "picard_last_change": 0.0,
         "n_quadrature": int(de.x.shape[0]),
         "quadrature": de.method,
         "dtype": "float64",
     }
-    return _volterra_trajectory(params, r, p, f, de.p_inf, None, solver)
+
+    def poles():  # the same exact poles and residues as for one W, on the measures' atoms
+        return resolvent.poles_of_measure(params, de.x, np.where(okf, de.f_w, 0.0), de.p_inf, de.rho_w)
+
+    def forcing_kernel(n):
+        return _forcing_kernel_measure(params, de.x[okf], de.f_w[okf], de.p_inf, de.x[okk], de.rho_w[okk], n)
+
+    return _solve(params, r, de.x.shape[0], poles if np.all(okk) else None, forcing_kernel, de.p_inf, None, solver)
+
+
+def _solve(params: PLRFParams, r: np.ndarray, n_modes: int, poles, forcing_kernel, p_inf: float,
+           seed: int | None, solver: dict) -> Trajectory:
+    """The loss at steps r: exact poles and residues (``poles()``, O(d^2 + len(r) d)) while that is cheaper
+    than the FFT route and the poles are found, else F and K on 0..R (``forcing_kernel(R + 1)``) solved by
+    FFT + Picard, O(R log R). ``solver["method"]`` is the route's prefix; the suffix names the route taken."""
+    n = int(r[-1]) + 1
+    if poles is not None and r.shape[0] * n_modes <= max(resolvent.RESOLVENT_MAX_WORK, 20 * n):
+        found = poles()
+        if found is not None:
+            p_r, f_r = resolvent.loss_at(found, r)
+            solver["method"] += "-resolvent"
+            return _volterra_trajectory(params, r, p_r, f_r, p_inf, seed, solver, sampled=True)
+    f, k = forcing_kernel(n)
+    p, solver["picard_iterations"], solver["picard_last_change"] = _picard(f, k)
+    solver["method"] += "-picard-fft"
+    return _volterra_trajectory(params, r, p, f, p_inf, seed, solver)
 
 
 def _mode_sums_log(log_amp: np.ndarray, log_a: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -276,38 +278,19 @@ def volterra(params: PLRFParams, steps, seed: int | None = 0, *, dtype: str = "f
         return _volterra_de(params, r)
     spec = spectrum(params, seed, dtype=dtype)
     kn = _check_stable(params, spec)
-    n = int(r[-1]) + 1
-    if r.shape[0] * spec.lam.shape[0] <= max(resolvent.RESOLVENT_MAX_WORK, 20 * n):
-        # exact poles and residues: O(d^2 + len(steps) d) instead of O(R log R) (generators/plrf/resolvent.py)
-        poles = resolvent.poles(params, spec)
-        if poles is not None:
-            p_r, f_r = resolvent.loss_at(poles, r)
-            solver = {
-                "method": "volterra-eigen-resolvent",
-                "lambda_max": spec.lambda_max,
-                "kernel_norm": kn,
-                "trace_D": _trace_d(params.alpha, params.v),
-                "p_inf": spec.p_frozen,
-                "n_lumped": int(np.sum(~spec.reliable)),
-                "picard_iterations": 0,
-                "picard_last_change": 0.0,
-                "dtype": spec.dtype,
-            }
-            return _volterra_trajectory(params, r, p_r, f_r, spec.p_frozen, seed, solver, sampled=True)
-    f, k = _forcing_kernel(params, spec, n)
-    p, iters, change = _picard(f, k)
     solver = {
-        "method": "volterra-eigen-picard-fft",
+        "method": "volterra-eigen",
         "lambda_max": spec.lambda_max,
         "kernel_norm": kn,
         "trace_D": _trace_d(params.alpha, params.v),
         "p_inf": spec.p_frozen,
         "n_lumped": int(np.sum(~spec.reliable)),
-        "picard_iterations": iters,
-        "picard_last_change": change,
+        "picard_iterations": 0,
+        "picard_last_change": 0.0,
         "dtype": spec.dtype,
     }
-    return _volterra_trajectory(params, r, p, f, spec.p_frozen, seed, solver)
+    return _solve(params, r, spec.lam.shape[0], lambda: resolvent.poles(params, spec),
+                  lambda n: _forcing_kernel(params, spec, n), spec.p_frozen, seed, solver)
 
 
 def _volterra_trajectory(params: PLRFParams, r: np.ndarray, p: np.ndarray, f: np.ndarray, p_frozen: float,
