@@ -39,9 +39,9 @@ import numpy as np
 
 from generators import exponent_sets
 from toptraj import provenance
-from toptraj.exponent_eval import bootstrap, metrics, verdict
+from toptraj.exponent_eval import bootstrap, metrics, run_methods, verdict
 from toptraj.io import atomic_write_text
-from toptraj.predictor import ExponentPredictor, Sweep, observe, time_shuffled
+from toptraj.predictor import Sweep
 from toptraj.trajectory import Trajectory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,26 +86,11 @@ def sweeps(n: int, seed: int, cfg: dict, cache: Path | None) -> tuple[list, np.n
 
 
 def fit_methods(train, y, groups, test, fraction: float, scale: str, methods, seed: int, n_splits: int = 10) -> dict:
-    """{method: {"pred": (n_test, 2), "interval": (n_test, 2, 2) or None}}."""
-    out: dict = {}
-    for m in methods:
-        if m == "mean":
-            out[m] = {"pred": np.tile(y.mean(axis=0), (len(test), 1)), "interval": None}
-            continue
-        feats = {"null": "topology", "both_identity": "both", "direct": "baseline"}.get(m, m)
-        est = ExponentPredictor(input_type="width_sweep", features=feats, fraction=fraction, scale=scale, seed=seed,
-                                target_transform="identity" if m == "both_identity" else "log", n_splits=n_splits)
-        if m == "direct":
-            out[m] = {"pred": est.direct(test), "interval": None}
-            continue
-        tr, te = train, test
-        if m == "null":
-            tr = time_shuffled(observe(train, fraction, scale), seed + 1)
-            te = time_shuffled(observe(test, fraction, scale), seed + 2)
-            est.set_params(fraction=1.0)
-        est.fit(tr, y, groups=groups)
-        out[m] = {"pred": est.predict(te), "interval": est.predict_interval(te)}
-    return out
+    """{method: {"pred": (n_test, 2), "interval": (n_test, 2, 2) or None}}: log targets, and
+    "both_identity" the "both" method on the targets themselves (the previous set-up)."""
+    return run_methods(train, y, groups, test, "width_sweep", fraction, scale, methods, seed,
+                       estimator_params={"target_transform": "log", "n_splits": n_splits},
+                       variants={"both_identity": ("both", {"target_transform": "identity"})})
 
 
 def clopper_pearson(k: int, n: int, level: float = 0.9) -> list[float]:

@@ -12,7 +12,7 @@ held-out parameter points.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -64,8 +64,14 @@ def paired_mae_gain(y, p_ref, p_new, n_boot: int = 500, seed: int = 0) -> dict:
 
 def run_methods(train: Sequence, y_train: np.ndarray, groups: np.ndarray, test: Sequence, input_type: str,
                 fraction: float, scale: str, methods=METHODS, seed: int = 0, n_points: int = 48,
-                coverage: float = 0.9) -> dict[str, dict]:
+                coverage: float = 0.9, estimator_params: Mapping | None = None,
+                variants: Mapping[str, tuple[str, Mapping]] | None = None) -> dict[str, dict]:
     """Fit every method on ``train`` and predict ``test``.
+
+    ``estimator_params`` are further :class:`ExponentPredictor` parameters for every method (e.g.
+    ``target_transform``, ``n_splits``); ``variants`` names extra methods as (a method of
+    ``METHODS``, parameters overriding ``estimator_params``), e.g. ``{"both_identity": ("both",
+    {"target_transform": "identity"})}``.
 
     Returns
     -------
@@ -73,16 +79,18 @@ def run_methods(train: Sequence, y_train: np.ndarray, groups: np.ndarray, test: 
     """
     out: dict[str, dict] = {}
     shuffled = None
-    for m in methods:
+    for name in methods:
+        m, overrides = (variants or {}).get(name, (name, {}))
         if m == "mean":
             p = np.broadcast_to(np.mean(y_train, axis=0), (len(test), *np.shape(y_train)[1:])).copy()
-            out[m] = {"pred": p, "interval": None}
+            out[name] = {"pred": p, "interval": None}
             continue
         feats = "topology" if m == "null" else m
         est = ExponentPredictor(input_type=input_type, features=feats if m != "direct" else "baseline",
-                                fraction=fraction, scale=scale, n_points=n_points, seed=seed, coverage=coverage)
+                                fraction=fraction, scale=scale, n_points=n_points, seed=seed, coverage=coverage,
+                                **{**(estimator_params or {}), **overrides})
         if m == "direct":
-            out[m] = {"pred": est.direct(test), "interval": None}
+            out[name] = {"pred": est.direct(test), "interval": None}
             continue
         tr, te = train, test
         if m == "null":
@@ -95,7 +103,7 @@ def run_methods(train: Sequence, y_train: np.ndarray, groups: np.ndarray, test: 
             tr, te = shuffled
             est.set_params(fraction=1.0)
         est.fit(tr, y_train, groups=groups)
-        out[m] = {"pred": est.predict(te), "interval": est.predict_interval(te)}
+        out[name] = {"pred": est.predict(te), "interval": est.predict_interval(te)}
     return out
 
 
