@@ -211,7 +211,7 @@ def plrf_estimate(runs) -> dict:
     (xi); at small d these sit 5-30% off the asymptotic values (the front has not reached its asymptote),
     which is why the model is the advice.
     """
-    from toptraj.phase import fit_term_exponents, front_arrays, front_baseline_features, loss_curve
+    from toptraj.phase import fit_term_exponents, front_arrays, front_baseline_features, loss_curve, transient_cut
 
     ds, f, L = front_arrays(runs, where="FILES")
     eta_m, xi_m, n_levels = isoflop_fit(ds, f, L)
@@ -222,7 +222,7 @@ def plrf_estimate(runs) -> dict:
     r_all, d_all, l_all = [], [], []
     for j, run in enumerate(runs):
         t, y = loss_curve(run, f"FILES[{j}]")
-        keep = y < 0.3 * y[0]  # past the early transient (see fit_term_exponents)
+        keep = transient_cut(t, y)  # past the early transient (see fit_term_exponents)
         r_all.append(t[keep] * float(run.params.get("batch", 1) or 1))
         d_all.append(np.full(int(keep.sum()), float(run.params.get("d", run.params.get("N")))))
         l_all.append(y[keep])

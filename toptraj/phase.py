@@ -223,7 +223,9 @@ def fit_term_exponents(r, d, L, coarse: float = 0.1, fine: float = 0.01) -> tupl
     return a, b, math.sqrt(res / L.size)
 
 
-def _transient_cut(t, y) -> np.ndarray:
+def transient_cut(t, y) -> np.ndarray:
+    """Mask of shape (n,): the points past the early transient (loss below 0.3 of its first value),
+    the part of a curve (t, y), shapes (n,), that the loss-term model describes."""
     return y < 0.3 * y[0]
 
 
@@ -248,7 +250,7 @@ def slope_spectrum_features(t, y, n: int = 32) -> np.ndarray:
 
 def curve_physics_features(t, y) -> np.ndarray:
     """Slope spectrum plus the term-model fit (alpha, beta, misfit) of one curve at one d, shape (13,)."""
-    keep = _transient_cut(t, y)
+    keep = transient_cut(t, y)
     if keep.sum() >= 4:
         a, b, res = fit_term_exponents(t[keep], np.ones(int(keep.sum())), y[keep])
     else:
@@ -268,7 +270,7 @@ def front_physics_features(runs_t, runs_y, ds) -> np.ndarray:
 
     r_all, d_all, L_all = [], [], []
     for t, y, d in zip(runs_t, runs_y, ds):
-        keep = _transient_cut(t, y)
+        keep = transient_cut(t, y)
         r_all.append(t[keep])
         d_all.append(np.full(int(keep.sum()), float(d)))
         L_all.append(y[keep])
@@ -479,4 +481,4 @@ def boundary_distance(alpha: float, beta: float) -> float:
 
 
 __all__ = ["FEATURE_SETS", "INPUTS", "PHASE_NAMES", "PhaseClassifier", "boundary_distance", "feature_columns",
-           "fit_term_exponents", "front_arrays", "loss_curve"]
+           "fit_term_exponents", "front_arrays", "loss_curve", "transient_cut"]
