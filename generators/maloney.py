@@ -387,9 +387,7 @@ def _fit(Phi, y, ridge_eff: float, xp, eye):
 def _check_realisation(params: MaloneyParams, seed, what: str) -> tuple[MaloneyParams, int]:
     """Validate params and seed for a finite draw (N and T finite, a seed given)."""
     params = _check_params(params)
-    seed = check_seed("seed", seed)
-    if seed is None:
-        raise ValueError("seed must be a non-negative integer, got None")
+    seed = check_seed("seed", seed, allow_none=False)
     for name in ("N", "T"):
         if math.isinf(getattr(params, name)):
             raise ValueError(f"{name} must be finite for {what}, got inf")

@@ -108,9 +108,7 @@ def run_demo(out: str | Path = "out/demo", quick: bool = False, seed: int = 0, f
     """
     fraction = check_fraction("--fraction", fraction)
     check_choice("--scale", scale, ("linear", "log"))
-    seed = check_seed("--seed", seed)
-    if seed is None:
-        raise ValueError("--seed must be a non-negative integer, got None")
+    seed = check_seed("--seed", seed, allow_none=False)
     from toptraj.exponent_eval import demo_dmft
 
     chosen = free_output_folder(out, overwrite)

@@ -557,8 +557,7 @@ class TransitionDetector(BaseEstimator):
         check_number("window", self.window, low=4, integer=True)
         check_number("n_draws", self.n_draws, low=0, integer=True)
         check_number("alpha", self.alpha, low=0.0)
-        if check_seed("seed", self.seed) is None:  # the folds and draws need a concrete seed
-            raise InputError("seed must be a non-negative integer, got None")
+        check_seed("seed", self.seed, allow_none=False)  # the folds and draws need a concrete seed
         for name in ("N", "P"):
             v = getattr(self, name)
             if v is not None:

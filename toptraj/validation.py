@@ -106,12 +106,15 @@ def check_fraction(name: str, value: Any) -> float:
     return check_number(name, value, low=0.0, high=1.0, low_open=True)
 
 
-def check_seed(name: str, value: Any) -> int | None:
-    """A seed: None or a non-negative integer."""
+def check_seed(name: str, value: Any, allow_none: bool = True) -> int | None:
+    """A seed: a non-negative integer, or None when ``allow_none`` (no seed: a deterministic path)."""
+    allowed = "a non-negative integer or None" if allow_none else "a non-negative integer"
     if value is None:
-        return None
+        if allow_none:
+            return None
+        raise InputError(f"{name} must be {allowed}, got None")
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InputError(f"{name} must be a non-negative integer or None, got {_show(value)}")
+        raise InputError(f"{name} must be {allowed}, got {_show(value)}")
     if value < 0:
-        raise InputError(f"{name} must be a non-negative integer or None, got {value}")
+        raise InputError(f"{name} must be {allowed}, got {value}")
     return int(value)

@@ -218,9 +218,7 @@ def train(
 
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
-    seed = check_seed("seed", seed)
-    if seed is None:
-        raise ValueError("seed must be a non-negative integer, got None")
+    seed = check_seed("seed", seed, allow_none=False)
     checkpoint_every = check_number("checkpoint_every", checkpoint_every, low=1, integer=True)
     num_threads = check_number("num_threads", num_threads, low=1, integer=True)
     save_set = {check_number("save_steps", s, low=1, high=config.steps, integer=True) for s in save_steps}
