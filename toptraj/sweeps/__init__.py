@@ -118,7 +118,7 @@ at the same moment. On several machines:
    (``pip install toptraj[dask]`` at the driver's version: the driver computes the run keys,
    the workers the results stored under them).
 2. Put the store on a path that every worker and the driver see at the same location: a shared
-   file system (NFS, Lustre, GPFS). Run ``toptraj sweep grid.toml --out /shared/sweeps/grid
+   file system (NFS, Lustre, GPFS). Run ``toptraj sweep grid.toml --out /mnt/cluster/sweeps/grid
    --scheduler tcp://host:8786``. The catalog (``STORE/catalog.sqlite``) is written by the driver
    only; SQLite's WAL mode needs every process that opens it to be on one host, so read it
    (pandas, ``Store.catalog``) on the driver's node while the sweep runs, and the file system must
