@@ -10,7 +10,7 @@ import pytest
 def test_detect_transitions_quick(tmp_path):
     from analyses import detect_transitions
 
-    detect_transitions.main(["--quick", "--out", str(tmp_path)])
+    detect_transitions.main(["--quick", "--out", str(tmp_path), "--runs", str(tmp_path / "runs")])
     rep = json.loads((tmp_path / "report.json").read_text())
     of = rep["detection"]["overfitting_onset"]
     assert set(of) == {"gap", "breakpoint", "prechelt_gl", "prechelt_pq", "topology"}
